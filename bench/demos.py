@@ -1,0 +1,224 @@
+"""Record scripted-expert demonstrations to HDF5 (robomimic/LIBERO layout), resumably, on N processes.
+
+Usage:
+    python -m bench.demos --suite libero_spatial libero_object --episodes-per-task 50 --workers 2
+    python -m bench.demos --suite robosuite --episodes-per-task 50 --noise-frac 0.3
+
+Layout: ``<out>/<suite>/task_<id>.hdf5`` with group ``data`` (attrs: suite, task_id, instruction,
+env settings) and one group ``demo_<k>`` per successful episode: ``actions`` (the expert's clean
+actions, the training labels), ``executed_actions`` (what was sent to the env: clean plus DART noise
+on noisy episodes), ``obs/agentview_rgb``, ``obs/eye_in_hand_rgb``, ``obs/state``, ``rewards``,
+``dones``; attrs ``seed``, ``noisy``, ``attempts``, ``success``, ``num_samples``. Layouts come from
+LIBERO's own sampler seeded per episode, never from the official init states (those are for
+evaluation). A demo is written under a temporary name and renamed when complete, so an interrupted
+run resumes where it stopped and never keeps half an episode.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+from tqdm import tqdm
+
+import envs
+
+_ENVS: dict[tuple[str, int], Any] = {}  # per worker process: one env per task, built on first use
+
+
+@dataclass
+class DemoConfig:
+    suites: list[str] = field(default_factory=lambda: ["libero_spatial"])
+    tasks: list[int] | None = None  # None: every task the expert supports
+    episodes_per_task: int = 50
+    noise_frac: float = 0.3  # fraction of episodes executed with DART noise
+    noise_pos: float = 0.3
+    noise_rot: float = 0.15
+    max_attempts: int = 3  # layouts tried per episode before giving up on it
+    image_size: int = 128
+    seed: int = 0
+    workers: int = 2
+    out: str = "data/demos"
+
+    def __post_init__(self) -> None:
+        for suite in self.suites:
+            envs.get_suite(suite)
+        if self.episodes_per_task < 1:
+            raise ValueError("episodes_per_task must be >= 1")
+        if not 0.0 <= self.noise_frac <= 1.0:
+            raise ValueError("noise_frac must be in [0, 1]")
+        if self.workers < 1:
+            raise ValueError("workers must be >= 1")
+
+
+@dataclass(frozen=True)
+class Job:
+    suite: str
+    task_id: int
+    episode: int
+    seed: int
+    noisy: bool
+
+
+def _env(suite: str, task_id: int, image_size: int) -> Any:
+    key = (suite, task_id)
+    if key not in _ENVS:
+        _ENVS[key] = envs.make_env(suite, task_id, image_size=image_size)
+    return _ENVS[key]
+
+
+def record_episode(job: Job, cfg: DemoConfig) -> dict[str, Any]:
+    """Runs the expert (retrying new layouts up to ``max_attempts``) and returns the episode's arrays."""
+    from policies.expert import ScriptedExpert
+
+    env = _env(job.suite, job.task_id, cfg.image_size)
+    expert = ScriptedExpert(env)
+    rng = np.random.default_rng(job.seed)
+    sigma = np.array([cfg.noise_pos] * 3 + [cfg.noise_rot] * 3 + [0.0])
+    for attempt in range(cfg.max_attempts):
+        seed = job.seed + attempt * 1_000_003
+        obs, _ = env.reset(seed=seed)
+        expert.reset()
+        frames: dict[str, list] = {"agentview": [], "wrist": [], "state": [], "actions": [], "executed": []}
+        success, t0 = False, time.time()
+        for _ in range(env.unwrapped.max_episode_steps):
+            action = expert.select_action(obs)
+            executed = action + rng.normal(0.0, 1.0, 7) * sigma if job.noisy else action
+            executed = np.clip(executed, -1.0, 1.0)
+            for key in ("agentview", "wrist", "state"):
+                frames[key].append(obs[key])
+            frames["actions"].append(action)
+            frames["executed"].append(executed)
+            obs, _, terminated, truncated, info = env.step(executed)
+            if terminated or truncated:
+                success = bool(info["is_success"])
+                break
+        if success:
+            return {"job": job, "success": True, "seed": seed, "attempts": attempt + 1,
+                    "seconds": time.time() - t0, **{k: np.asarray(v) for k, v in frames.items()}}
+    return {"job": job, "success": False, "attempts": cfg.max_attempts}
+
+
+def _worker(args: tuple[Job, DemoConfig]) -> dict[str, Any]:
+    return record_episode(*args)
+
+
+def task_file(cfg: DemoConfig, suite: str, task_id: int) -> Path:
+    return Path(cfg.out) / suite / f"task_{task_id}.hdf5"
+
+
+def _write(cfg: DemoConfig, ep: dict[str, Any]) -> None:
+    job: Job = ep["job"]
+    path = task_file(cfg, job.suite, job.task_id)
+    with h5py.File(path, "a") as f:
+        data = f.require_group("data")
+        name = f"demo_{job.episode}"
+        tmp = f"_partial_{name}"
+        if tmp in data:
+            del data[tmp]
+        g = data.create_group(tmp)
+        n = len(ep["actions"])
+        g.create_dataset("actions", data=ep["actions"].astype(np.float32))
+        g.create_dataset("executed_actions", data=ep["executed"].astype(np.float32))
+        g.create_dataset("obs/agentview_rgb", data=ep["agentview"], compression="lzf", chunks=(1, *ep["agentview"].shape[1:]))
+        g.create_dataset("obs/eye_in_hand_rgb", data=ep["wrist"], compression="lzf", chunks=(1, *ep["wrist"].shape[1:]))
+        g.create_dataset("obs/state", data=ep["state"].astype(np.float32))
+        rewards = np.zeros(n, np.float32)
+        rewards[-1] = 1.0
+        g.create_dataset("rewards", data=rewards)
+        g.create_dataset("dones", data=rewards.astype(np.uint8))
+        g.attrs.update(seed=ep["seed"], noisy=job.noisy, attempts=ep["attempts"], success=True, num_samples=n)
+        data.move(tmp, name)
+        f.flush()
+
+
+def existing_demos(path: Path) -> set[int]:
+    if not path.exists():
+        return set()
+    with h5py.File(path, "r") as f:
+        return {int(k.split("_")[1]) for k in f.get("data", {}) if k.startswith("demo_")}
+
+
+def _init_file(cfg: DemoConfig, suite: str, task_id: int) -> bool:
+    """Creates the task file's header; False where the expert has no strategy for the task."""
+    from policies.expert import ScriptedExpert
+
+    env = _env(suite, task_id, cfg.image_size)
+    expert = ScriptedExpert(env)
+    if not expert.supported:
+        tqdm.write(f"skip {suite} task {task_id}: expert unsupported ({expert.unsupported_reason})")
+        return False
+    path = task_file(cfg, suite, task_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with h5py.File(path, "a") as f:
+        data = f.require_group("data")
+        data.attrs.update(suite=suite, task_id=task_id, instruction=env.unwrapped.instruction,
+                          env_args=json.dumps(env.unwrapped.describe()), config=json.dumps(asdict(cfg)))
+    return True
+
+
+def plan_jobs(cfg: DemoConfig) -> list[Job]:
+    jobs = []
+    n_noisy = round(cfg.noise_frac * cfg.episodes_per_task)
+    for suite in cfg.suites:
+        spec = envs.get_suite(suite)
+        for task_id in cfg.tasks if cfg.tasks is not None else range(spec.num_tasks):
+            if not _init_file(cfg, suite, task_id):
+                continue
+            done = existing_demos(task_file(cfg, suite, task_id))
+            for k in range(cfg.episodes_per_task):
+                if k not in done:
+                    seed = cfg.seed * 10_000_000 + task_id * 10_000 + k
+                    jobs.append(Job(suite, task_id, k, seed, k >= cfg.episodes_per_task - n_noisy))
+    _ENVS.clear()
+    return jobs
+
+
+def run(cfg: DemoConfig) -> dict[tuple[str, int], list[int]]:
+    """Records every missing demo; returns per task the list of failed episode indices."""
+    jobs = plan_jobs(cfg)
+    failed: dict[tuple[str, int], list[int]] = {}
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(cfg.workers) as pool, tqdm(total=len(jobs), desc="demos", unit="ep") as bar:
+        for ep in pool.imap_unordered(_worker, [(j, cfg) for j in jobs]):
+            job = ep["job"]
+            if ep["success"]:
+                _write(cfg, ep)
+            else:
+                failed.setdefault((job.suite, job.task_id), []).append(job.episode)
+                tqdm.write(f"{job.suite} task {job.task_id} episode {job.episode}: expert failed {ep['attempts']}x")
+            bar.update()
+    return failed
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    d = DemoConfig()
+    p.add_argument("--suite", dest="suites", nargs="+", default=d.suites, help=f"suites: {sorted(envs.SUITES)}")
+    p.add_argument("--tasks", type=int, nargs="+", default=None, help="task ids (default: all)")
+    p.add_argument("--episodes-per-task", type=int, default=d.episodes_per_task)
+    p.add_argument("--noise-frac", type=float, default=d.noise_frac)
+    p.add_argument("--image-size", type=int, default=d.image_size)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--workers", type=int, default=d.workers)
+    p.add_argument("--out", default=d.out)
+    a = p.parse_args(argv)
+    try:
+        cfg = DemoConfig(suites=a.suites, tasks=a.tasks, episodes_per_task=a.episodes_per_task,
+                         noise_frac=a.noise_frac, image_size=a.image_size, seed=a.seed, workers=a.workers, out=a.out)
+    except ValueError as e:
+        p.error(str(e))
+    t0 = time.time()
+    failed = run(cfg)
+    print(f"done in {time.time() - t0:.0f} s; failed episodes: {failed or 'none'}")
+
+
+if __name__ == "__main__":
+    main()

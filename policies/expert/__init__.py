@@ -1,0 +1,46 @@
+"""Scripted experts that read privileged simulator state (object poses and geometry)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from policies.base import Policy
+from policies.expert.pick_place import ExpertConfig, PickPlaceExpert
+from policies.expert.scene import Scene
+from policies.expert.tasks import UnsupportedTask, plan_steps
+
+
+class ScriptedExpert(Policy):
+    """Privileged pick-and-place expert bound to one env; ``supported`` is False where it has no strategy."""
+
+    name = "expert"
+
+    def __init__(self, env: gym.Env, cfg: ExpertConfig | None = None) -> None:
+        self.env = env.unwrapped
+        self.cfg = cfg or ExpertConfig()
+        self._expert: PickPlaceExpert | None = None
+        self.unsupported_reason: str | None = None
+
+    @property
+    def supported(self) -> bool:
+        try:
+            plan_steps(self.env, Scene(self.env))
+        except UnsupportedTask as e:
+            self.unsupported_reason = str(e)
+            return False
+        return True
+
+    def reset(self) -> None:
+        scene = Scene(self.env)
+        self._expert = PickPlaceExpert(scene, plan_steps(self.env, scene), self.cfg)
+
+    def select_action(self, obs: dict[str, Any]) -> np.ndarray:
+        if self._expert is None:
+            raise RuntimeError("call reset() after env.reset() before select_action()")
+        return self._expert.next_action()
+
+
+__all__ = ["ExpertConfig", "ScriptedExpert", "UnsupportedTask"]

@@ -1,0 +1,204 @@
+"""A privileged-state pick-and-place expert: a scripted state machine over an OSC_POSE delta controller.
+
+Grasps: bowls by the rim (the bowl is wider than the finger gap), everything else across its
+narrowest horizontal width. Placing: the held object is brought above the target with its
+bottom clear of every obstacle on the way, lowered and released.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from policies.expert.scene import Scene, down_rotation, wrap_to
+
+OPEN, CLOSE = -1.0, 1.0
+MAX_FINGER_WIDTH = 0.066  # widest object the Panda fingers grasp reliably (open gap about 0.076)
+
+
+@dataclass
+class Place:
+    """Where to put the held object: bottom at ``bottom_z`` above ``xy`` (``xy`` None: just lift)."""
+
+    xy: np.ndarray | None
+    bottom_z: float = 0.0
+    release_open_steps: int = 20
+
+
+@dataclass
+class Step:
+    """Pick ``body`` and then put it where ``place()`` says (evaluated after the lift)."""
+
+    body: int
+    place: object  # Callable[[Scene, int], Place]
+    is_bowl: bool = False
+
+
+@dataclass
+class ExpertConfig:
+    kp_pos: float = 10.0
+    kp_rot: float = 3.0
+    vmax: float = 1.0
+    vmax_fine: float = 0.4
+    hover: float = 0.08
+    lift: float = 0.15
+    clearance: float = 0.04
+    close_steps: int = 15
+    max_regrasps: int = 3
+    yaw_step_deg: float = 15.0
+    reach_soft_limit: float = 0.68
+
+
+@dataclass
+class Grasp:
+    point: np.ndarray
+    yaw: float
+
+
+class PickPlaceExpert:
+    """Runs ``steps`` in order; ``next_action()`` returns one 7-d action per env step."""
+
+    def __init__(self, scene: Scene, steps: list[Step], cfg: ExpertConfig | None = None) -> None:
+        self.scene, self.steps, self.cfg = scene, steps, cfg or ExpertConfig()
+        self._final_grip = OPEN
+        self._gen = self._script()
+
+    def next_action(self) -> np.ndarray:
+        return next(self._gen)
+
+    # --- low level --------------------------------------------------------------------------
+    def _servo(self, target: np.ndarray, yaw: float, grip: float, vmax: float) -> np.ndarray:
+        s, c = self.scene, self.cfg
+        a_pos = np.clip(c.kp_pos * (target - s.eef_pos()), -vmax, vmax)
+        rotvec = Rotation.from_matrix(down_rotation(yaw) @ s.eef_rot().T).as_rotvec()
+        a_rot = np.clip(c.kp_rot * rotvec, -0.5, 0.5)
+        return np.concatenate([a_pos, a_rot, [grip]])
+
+    def _move(self, target, yaw, grip, vmax=None, tol=0.006, max_steps=120) -> Iterator[np.ndarray]:
+        """Servo to ``target`` until within ``tol``, stalled near it (contact, joint limit) or out of steps."""
+        vmax = vmax or self.cfg.vmax
+        history: list[np.ndarray] = []
+        for _ in range(max_steps):
+            pos = self.scene.eef_pos()
+            err = np.linalg.norm(target - pos)
+            yaw_err = abs(wrap_to(self.scene.eef_yaw() - yaw, 0.0, np.pi))
+            if err < tol and yaw_err < 0.05:
+                return
+            history.append(pos)
+            if len(history) > 10 and err < 0.03 and np.linalg.norm(history[-1] - history[-11]) < 0.002:
+                return
+            yield self._servo(target, yaw, grip, vmax)
+
+    def _hold(self, grip: float, n: int) -> Iterator[np.ndarray]:
+        target, yaw = self.scene.eef_pos(), self.scene.eef_yaw()
+        for _ in range(n):
+            yield self._servo(target, yaw, grip, self.cfg.vmax_fine)
+
+    # --- grasp planning ---------------------------------------------------------------------
+    def _grasp(self, step: Step) -> Grasp:
+        return self._bowl_grasp(step.body) if step.is_bowl else self._side_grasp(step.body)
+
+    def _side_grasp(self, body: int) -> Grasp:
+        s, c = self.scene, self.cfg
+        corners = s.corners(body)
+        lo, hi = corners.min(0), corners.max(0)
+        yaw_now = s.eef_yaw()
+        best, best_cost = None, np.inf
+        for yaw in np.deg2rad(np.arange(0.0, 180.0, c.yaw_step_deg)):
+            axis = np.array([np.cos(yaw), np.sin(yaw)])
+            width = np.ptp(corners[:, :2] @ axis)
+            dyaw = abs(wrap_to(yaw, yaw_now) - yaw_now)
+            cost = dyaw + (100.0 + width if width > MAX_FINGER_WIDTH else 0.0)
+            if cost < best_cost:
+                best, best_cost = wrap_to(yaw, yaw_now), cost
+        z = max(hi[2] - 0.04, 0.5 * (lo[2] + hi[2]))
+        centre = 0.5 * (lo + hi)
+        return Grasp(np.array([centre[0], centre[1], z]), best)
+
+    def _bowl_grasp(self, body: int) -> Grasp:
+        """Rim grasp: fingers across the wall, finger axis radial; rim points clear of other objects."""
+        s, c = self.scene, self.cfg
+        lo, hi = s.box(body)
+        centre = 0.5 * (lo[:2] + hi[:2])
+        radius = 0.25 * ((hi[0] - lo[0]) + (hi[1] - lo[1])) - 0.004
+        z = hi[2] - 0.015
+        others = s.obstacles(exclude={body})
+        yaw_now = s.eef_yaw()
+        best, best_cost = None, np.inf
+        for th in np.deg2rad(np.arange(0.0, 360.0, c.yaw_step_deg)):
+            radial = np.array([np.cos(th), np.sin(th)])
+            point = centre + radius * radial
+            cost = max(np.linalg.norm(point - s.base_xy) - c.reach_soft_limit, 0.0) * 20.0
+            for finger in (point + 0.045 * radial, point - 0.02 * radial):
+                for olo, ohi in others:
+                    if ohi[2] < z - 0.06:
+                        continue
+                    gap = np.maximum(np.maximum(olo[:2] - finger, finger - ohi[:2]), 0.0)
+                    d = np.linalg.norm(gap)
+                    if d < 0.015:
+                        cost += 10.0 + (0.015 - d) * 100
+            yaw = wrap_to(th, yaw_now)
+            cost += 0.1 * abs(yaw - yaw_now) + 0.5 * np.linalg.norm(point - s.base_xy)
+            if cost < best_cost:
+                best, best_cost = Grasp(np.array([point[0], point[1], z]), yaw), cost
+        return best
+
+    # --- script -----------------------------------------------------------------------------
+    def _safe_z(self, held: int, a_xy: np.ndarray, b_xy: np.ndarray) -> float:
+        """Height the held object's bottom must keep on the way from a to b."""
+        top = 0.0
+        for lo, hi in self.scene.obstacles(exclude={held}):
+            mid = 0.5 * (lo[:2] + hi[:2])
+            seg = b_xy - a_xy
+            t = np.clip(np.dot(mid - a_xy, seg) / max(np.dot(seg, seg), 1e-9), 0.0, 1.0)
+            if np.linalg.norm(mid - (a_xy + t * seg)) < 0.5 * np.linalg.norm(hi[:2] - lo[:2]) + 0.08:
+                top = max(top, hi[2])
+        return top + self.cfg.clearance
+
+    def _pick(self, step: Step) -> Iterator[np.ndarray]:
+        s, c = self.scene, self.cfg
+        for _attempt in range(c.max_regrasps):
+            g = self._grasp(step)
+            yield from self._move(g.point + [0, 0, c.hover], g.yaw, OPEN, tol=0.01)
+            g = self._grasp(step)  # re-plan from the current pose: objects may still be settling
+            yield from self._move(g.point + [0, 0, c.hover], g.yaw, OPEN, tol=0.008, max_steps=40)
+            yield from self._move(g.point, g.yaw, OPEN, vmax=c.vmax_fine, tol=0.005, max_steps=80)
+            yield from self._hold(CLOSE, c.close_steps)
+            z0 = s.pos(step.body)[2]
+            yield from self._move(s.eef_pos() + [0, 0, 0.06], g.yaw, CLOSE, vmax=c.vmax_fine, tol=0.01, max_steps=40)
+            if s.pos(step.body)[2] - z0 > 0.03 and s.finger_gap() > 0.004:
+                return
+            yield from self._hold(OPEN, 10)
+            yield from self._move(s.eef_pos() + [0, 0, 0.06], s.eef_yaw(), OPEN, tol=0.01, max_steps=30)
+
+    def _place(self, step: Step) -> Iterator[np.ndarray]:
+        s, c = self.scene, self.cfg
+        yaw = s.eef_yaw()
+        target = step.place(s, step.body)
+        lo, _ = s.box(step.body)
+        offset = s.eef_pos() - np.array([*s.pos(step.body)[:2], lo[2]])  # eef relative to object bottom-centre
+        if target.xy is None:  # lift-only task: keep holding
+            self._final_grip = CLOSE
+            yield from self._move(s.eef_pos() + [0, 0, c.lift - 0.06], yaw, CLOSE, tol=0.01, max_steps=60)
+            return
+        start_xy = s.pos(step.body)[:2]
+        bottom = max(self._safe_z(step.body, start_xy, target.xy), target.bottom_z, lo[2] + c.lift - 0.06)
+        up = s.eef_pos()
+        up[2] = bottom + offset[2]
+        yield from self._move(up, yaw, CLOSE, tol=0.015, max_steps=60)
+        above = np.array([*(target.xy + offset[:2]), bottom + offset[2]])
+        yield from self._move(above, yaw, CLOSE, tol=0.01, max_steps=150)
+        release = np.array([*(target.xy + offset[:2]), target.bottom_z + offset[2]])
+        yield from self._move(release, yaw, CLOSE, vmax=c.vmax_fine, tol=0.006, max_steps=80)
+        yield from self._hold(OPEN, target.release_open_steps)
+        yield from self._move(s.eef_pos() + [0, 0, 0.10], yaw, OPEN, tol=0.01, max_steps=40)
+
+    def _script(self) -> Iterator[np.ndarray]:
+        for step in self.steps:
+            yield from self._pick(step)
+            yield from self._place(step)
+        while True:
+            yield from self._hold(self._final_grip, 1)

@@ -1,0 +1,118 @@
+"""Privileged geometric queries on a robosuite/LIBERO scene, for the scripted experts."""
+
+from __future__ import annotations
+
+import mujoco
+import numpy as np
+
+from envs.base import SimEnv
+
+_CORNERS = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)], dtype=np.float64)
+
+
+class Scene:
+    """Bodies, their collision boxes and surfaces, read from the live MuJoCo model and data."""
+
+    def __init__(self, env: SimEnv) -> None:
+        self.env = env
+        self.m: mujoco.MjModel = env.model
+        self.d: mujoco.MjData = env.data
+        m = self.m
+        collidable = (m.geom_contype != 0) | (m.geom_conaffinity != 0)
+        self._geoms_by_root: dict[int, np.ndarray] = {}
+        self._collidable = np.flatnonzero(collidable)
+        self._robot_bodies = {
+            b for b in range(m.nbody) if (mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_BODY, b) or "").startswith(
+                ("robot0_", "gripper0_", "mount0_"))
+        }
+        self.eef_site = env.robot.eef_site_id
+        base = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, "robot0_base")
+        self.base_xy = self.d.xpos[base][:2].copy()
+
+    # --- bodies ---------------------------------------------------------------------------
+    def body(self, name: str) -> int:
+        bid = mujoco.mj_name2id(self.m, mujoco.mjtObj.mjOBJ_BODY, name)
+        if bid < 0:
+            raise KeyError(f"no body {name!r}")
+        return bid
+
+    def site(self, name: str) -> int:
+        return mujoco.mj_name2id(self.m, mujoco.mjtObj.mjOBJ_SITE, name)
+
+    def _in_subtree(self, body: int, root: int) -> bool:
+        while body > 0:
+            if body == root:
+                return True
+            body = self.m.body_parentid[body]
+        return root == 0
+
+    def geoms(self, root: int) -> np.ndarray:
+        """Collidable geoms in the subtree of body ``root``."""
+        if root not in self._geoms_by_root:
+            ids = [g for g in self._collidable if self._in_subtree(self.m.geom_bodyid[g], root)]
+            self._geoms_by_root[root] = np.array(ids, dtype=int)
+        return self._geoms_by_root[root]
+
+    def corners(self, root: int) -> np.ndarray:
+        """World coordinates of the corners of every collision geom's box, shape (8 * n, 3)."""
+        g = self.geoms(root)
+        aabb = self.m.geom_aabb[g]  # center (3), half-size (3) in each geom's frame
+        local = aabb[:, None, :3] + _CORNERS[None] * aabb[:, None, 3:]
+        world = np.einsum("gij,gkj->gki", self.d.geom_xmat[g].reshape(-1, 3, 3), local) + self.d.geom_xpos[g][:, None]
+        return world.reshape(-1, 3)
+
+    def box(self, root: int) -> tuple[np.ndarray, np.ndarray]:
+        """World axis-aligned bounding box (lo, hi) of a body's collision geoms."""
+        c = self.corners(root)
+        return c.min(0), c.max(0)
+
+    def pos(self, body: int) -> np.ndarray:
+        return self.d.xpos[body].copy()
+
+    def obstacles(self, exclude: set[int]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Boxes of the free-standing things on the table: every non-robot child of the world body
+        that is smaller than 0.5 m across (table, floor and walls are larger)."""
+        out = []
+        for b in range(1, self.m.nbody):
+            if self.m.body_parentid[b] != 0 or b in exclude or b in self._robot_bodies or not len(self.geoms(b)):
+                continue
+            lo, hi = self.box(b)
+            if np.all(hi[:2] - lo[:2] < 0.5):
+                out.append((lo, hi))
+        return out
+
+    def surface_z(self, xy: np.ndarray, exclude: int = -1) -> float:
+        """Height of the first collision surface straight below ``xy`` (ray cast from 2 m)."""
+        geomgroup = np.array([1, 0, 0, 0, 0, 0], dtype=np.uint8)
+        geomid = np.zeros(1, dtype=np.int32)
+        start = np.array([xy[0], xy[1], 2.0])
+        dist = mujoco.mj_ray(self.m, self.d, start, np.array([0.0, 0.0, -1.0]), geomgroup, 1, exclude, geomid)
+        if dist < 0:
+            raise RuntimeError(f"no surface below {xy}")
+        return 2.0 - dist
+
+    # --- robot ----------------------------------------------------------------------------
+    def eef_pos(self) -> np.ndarray:
+        return self.d.site_xpos[self.eef_site].copy()
+
+    def eef_rot(self) -> np.ndarray:
+        return self.d.site_xmat[self.eef_site].reshape(3, 3).copy()
+
+    def eef_yaw(self) -> float:
+        r = self.eef_rot()
+        return float(np.arctan2(r[1, 0], r[0, 0]))
+
+    def finger_gap(self) -> float:
+        q = self.d.qpos[self.env.robot._ref_gripper_joint_pos_indexes]
+        return float(abs(q[0] - q[1]))
+
+
+def down_rotation(yaw: float) -> np.ndarray:
+    """Gripper pointing straight down with its finger axis at ``yaw`` in the world xy plane."""
+    c, s = np.cos(yaw), np.sin(yaw)
+    return np.array([[c, s, 0.0], [s, -c, 0.0], [0.0, 0.0, -1.0]])
+
+
+def wrap_to(angle: float, ref: float, period: float = np.pi) -> float:
+    """The angle equivalent to ``angle`` modulo ``period`` closest to ``ref``."""
+    return ref + (angle - ref + period / 2) % period - period / 2

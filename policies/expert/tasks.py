@@ -1,0 +1,103 @@
+"""Turns a task's goal into pick-and-place steps for ``PickPlaceExpert``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from envs.base import SimEnv
+from envs.libero import LiberoEnv
+from envs.robosuite import RobosuiteEnv
+from policies.expert.pick_place import Place, Step
+from policies.expert.scene import Scene
+
+
+class UnsupportedTask(Exception):
+    """The scripted expert has no strategy for this task's goal."""
+
+
+PlaceFn = Callable[[Scene, int], Place]
+
+
+def _on_surface(xy_fn: Callable[[Scene], np.ndarray], margin: float = 0.015) -> PlaceFn:
+    def place(scene: Scene, held: int) -> Place:
+        xy = xy_fn(scene)
+        return Place(xy, scene.surface_z(xy, exclude=held) + margin)
+
+    return place
+
+
+def _into(xy_fn: Callable[[Scene], np.ndarray], rim_body: int, margin: float = 0.02) -> PlaceFn:
+    def place(scene: Scene, held: int) -> Place:
+        return Place(xy_fn(scene), scene.box(rim_body)[1][2] + margin)
+
+    return place
+
+
+def _box_centre(body: int) -> Callable[[Scene], np.ndarray]:
+    def xy(scene: Scene) -> np.ndarray:
+        lo, hi = scene.box(body)
+        return 0.5 * (lo[:2] + hi[:2])
+
+    return xy
+
+
+def _site_xy(site: int) -> Callable[[Scene], np.ndarray]:
+    return lambda scene: scene.d.site_xpos[site][:2].copy()
+
+
+def _root_body(scene: Scene, body: int) -> int:
+    while scene.m.body_parentid[body] != 0:
+        body = scene.m.body_parentid[body]
+    return body
+
+
+def libero_steps(env: LiberoEnv, scene: Scene) -> list[Step]:
+    """One step per ``On``/``In`` predicate of the BDDL goal; other predicates are unsupported."""
+    rs = env._rs
+    steps = []
+    for pred in rs.parsed_problem["goal_state"]:
+        kind, *args = [a.lower() for a in pred]
+        if kind not in ("on", "in") or len(args) != 2:
+            raise UnsupportedTask(f"predicate {pred} (only On/In of a movable object)")
+        obj, target = args
+        if obj not in rs.objects_dict:
+            raise UnsupportedTask(f"{obj!r} is not a movable object")
+        body = rs.obj_body_id[obj]
+        if target in rs.obj_body_id:
+            tbody = rs.obj_body_id[target]
+            xy_fn = _box_centre(tbody)
+            rim = tbody
+        else:
+            site = scene.site(target)
+            if site < 0:
+                raise UnsupportedTask(f"unknown target {target!r}")
+            xy_fn = _site_xy(site)
+            rim = _root_body(scene, int(scene.m.site_bodyid[site]))
+        place = _on_surface(xy_fn) if kind == "on" else _into(xy_fn, rim)
+        steps.append(Step(body, place, is_bowl="bowl" in obj))
+    return steps
+
+
+def robosuite_steps(env: RobosuiteEnv, scene: Scene) -> list[Step]:
+    rs = env._rs
+    if env.task == "Lift":
+        return [Step(rs.cube_body_id, lambda s, h: Place(None))]
+    if env.task == "Stack":
+        return [Step(rs.cubeA_body_id, _on_surface(_box_centre(rs.cubeB_body_id), margin=0.01))]
+    if env.task == "PickPlaceCan":
+        # The quadrant's centre is at the edge of the arm's reach: aim at its point nearest the robot.
+        centre = rs.target_bin_placements[rs.object_to_id["can"]][:2]
+        half = np.array(rs.bin_size[:2]) / 4 - 0.045
+        target = np.clip(scene.base_xy, centre - half, centre + half)
+        return [Step(rs.obj_body_id["Can"], _on_surface(lambda s: target, margin=0.06))]
+    raise UnsupportedTask(env.task)
+
+
+def plan_steps(env: SimEnv, scene: Scene) -> list[Step]:
+    if isinstance(env, LiberoEnv):
+        return libero_steps(env, scene)
+    if isinstance(env, RobosuiteEnv):
+        return robosuite_steps(env, scene)
+    raise UnsupportedTask(type(env).__name__)
