@@ -64,6 +64,7 @@ class PickPlaceExpert:
     def __init__(self, scene: Scene, steps: list[Step], cfg: ExpertConfig | None = None) -> None:
         self.scene, self.steps, self.cfg = scene, steps, cfg or ExpertConfig()
         self._final_grip = OPEN
+        self._dropped = False
         self._gen = self._script()
 
     def next_action(self) -> np.ndarray:
@@ -124,22 +125,19 @@ class PickPlaceExpert:
         lo, hi = s.box(body)
         centre = 0.5 * (lo[:2] + hi[:2])
         radius = 0.25 * ((hi[0] - lo[0]) + (hi[1] - lo[1])) - 0.004
-        z = hi[2] - 0.015
-        others = s.obstacles(exclude={body})
+        z = hi[2] - 0.025
+        geoms = s.obstacles(exclude={s._root(body)})
         yaw_now = s.eef_yaw()
         best, best_cost = None, np.inf
+        fingers = np.linspace(-0.02, 0.05, 8)
+        hand = np.linspace(-0.11, 0.11, 12)
         for th in np.deg2rad(np.arange(0.0, 360.0, c.yaw_step_deg)):
             radial = np.array([np.cos(th), np.sin(th)])
             point = centre + radius * radial
             cost = max(np.linalg.norm(point - s.base_xy) - c.reach_soft_limit, 0.0) * 20.0
-            for finger in (point + 0.045 * radial, point - 0.02 * radial):
-                for olo, ohi in others:
-                    if ohi[2] < z - 0.06:
-                        continue
-                    gap = np.maximum(np.maximum(olo[:2] - finger, finger - ohi[:2]), 0.0)
-                    d = np.linalg.norm(gap)
-                    if d < 0.015:
-                        cost += 10.0 + (0.015 - d) * 100
+            for dz, offsets, margin in ((0.0, fingers, 0.012), (0.04, fingers, 0.012), (0.08, hand, 0.02), (0.14, hand, 0.02)):
+                pts = np.column_stack([point + offsets[:, None] * radial, np.full(len(offsets), z + dz)])
+                cost += 10.0 * s.blocked(pts, geoms, margin)
             yaw = wrap_to(th, yaw_now)
             cost += 0.1 * abs(yaw - yaw_now) + 0.5 * np.linalg.norm(point - s.base_xy)
             if cost < best_cost:
@@ -150,7 +148,8 @@ class PickPlaceExpert:
     def _safe_z(self, held: int, a_xy: np.ndarray, b_xy: np.ndarray) -> float:
         """Height the held object's bottom must keep on the way from a to b."""
         top = 0.0
-        for lo, hi in self.scene.obstacles(exclude={held}):
+        scene = self.scene
+        for lo, hi in scene.geom_boxes(scene.obstacles(exclude={scene._root(held)})):
             mid = 0.5 * (lo[:2] + hi[:2])
             seg = b_xy - a_xy
             t = np.clip(np.dot(mid - a_xy, seg) / max(np.dot(seg, seg), 1e-9), 0.0, 1.0)
@@ -174,31 +173,49 @@ class PickPlaceExpert:
             yield from self._hold(OPEN, 10)
             yield from self._move(s.eef_pos() + [0, 0, 0.06], s.eef_yaw(), OPEN, tol=0.01, max_steps=30)
 
+    def _held(self, body: int, offset: np.ndarray) -> bool:
+        s = self.scene
+        lo, _ = s.box(body)
+        return bool(np.linalg.norm(s.eef_pos() - np.array([*s.pos(body)[:2], lo[2]]) - offset) < 0.03)
+
     def _place(self, step: Step) -> Iterator[np.ndarray]:
+        """Carries and releases the held object; ``self._dropped`` is set if it slipped on the way."""
         s, c = self.scene, self.cfg
+        self._dropped = False
         yaw = s.eef_yaw()
         target = step.place(s, step.body)
         lo, _ = s.box(step.body)
         offset = s.eef_pos() - np.array([*s.pos(step.body)[:2], lo[2]])  # eef relative to object bottom-centre
         if target.xy is None:  # lift-only task: keep holding
             self._final_grip = CLOSE
-            yield from self._move(s.eef_pos() + [0, 0, c.lift - 0.06], yaw, CLOSE, tol=0.01, max_steps=60)
+            yield from self._move(s.eef_pos() + [0, 0, c.lift - 0.06], yaw, CLOSE, vmax=c.vmax_fine, tol=0.01, max_steps=60)
             return
         start_xy = s.pos(step.body)[:2]
         bottom = max(self._safe_z(step.body, start_xy, target.xy), target.bottom_z, lo[2] + c.lift - 0.06)
         up = s.eef_pos()
         up[2] = bottom + offset[2]
-        yield from self._move(up, yaw, CLOSE, tol=0.015, max_steps=60)
         above = np.array([*(target.xy + offset[:2]), bottom + offset[2]])
-        yield from self._move(above, yaw, CLOSE, tol=0.01, max_steps=150)
         release = np.array([*(target.xy + offset[:2]), target.bottom_z + offset[2]])
-        yield from self._move(release, yaw, CLOSE, vmax=c.vmax_fine, tol=0.006, max_steps=80)
+        for goal, vmax, tol, n in ((up, c.vmax_fine, 0.015, 60), (above, c.vmax, 0.01, 150),
+                                   (release, c.vmax_fine, 0.006, 80)):
+            yield from self._move(goal, yaw, CLOSE, vmax=vmax, tol=tol, max_steps=n)
+            if not self._held(step.body, offset) and not self.scene_success():
+                self._dropped = True
+                yield from self._hold(OPEN, 10)
+                return
         yield from self._hold(OPEN, target.release_open_steps)
         yield from self._move(s.eef_pos() + [0, 0, 0.10], yaw, OPEN, tol=0.01, max_steps=40)
 
+    def scene_success(self) -> bool:
+        return self.scene.env.is_success()
+
     def _script(self) -> Iterator[np.ndarray]:
         for step in self.steps:
-            yield from self._pick(step)
-            yield from self._place(step)
+            for _attempt in range(self.cfg.max_regrasps):
+                yield from self._pick(step)
+                yield from self._place(step)
+                if not self._dropped:
+                    break
+                yield from self._move(self.scene.eef_pos() + [0, 0, 0.08], self.scene.eef_yaw(), OPEN, tol=0.01, max_steps=30)
         while True:
             yield from self._hold(self._final_grip, 1)

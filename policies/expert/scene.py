@@ -69,17 +69,37 @@ class Scene:
     def pos(self, body: int) -> np.ndarray:
         return self.d.xpos[body].copy()
 
-    def obstacles(self, exclude: set[int]) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Boxes of the free-standing things on the table: every non-robot child of the world body
-        that is smaller than 0.5 m across (table, floor and walls are larger)."""
-        out = []
-        for b in range(1, self.m.nbody):
-            if self.m.body_parentid[b] != 0 or b in exclude or b in self._robot_bodies or not len(self.geoms(b)):
-                continue
-            lo, hi = self.box(b)
-            if np.all(hi[:2] - lo[:2] < 0.5):
-                out.append((lo, hi))
-        return out
+    def obstacles(self, exclude: set[int]) -> np.ndarray:
+        """Collision geoms of the things on the table: geoms of non-robot bodies outside the subtrees
+        in ``exclude``, smaller than 0.5 m across (drops table, floor and walls)."""
+        m = self.m
+        geoms = [g for g in self._collidable if self._root(m.geom_bodyid[g]) not in exclude
+                 and m.geom_bodyid[g] not in self._robot_bodies and m.geom_bodyid[g] != 0]
+        g = np.array(geoms, dtype=int)
+        return g[np.all(self.geom_boxes(g)[:, 1, :2] - self.geom_boxes(g)[:, 0, :2] < 0.5, axis=1)]
+
+    def geom_boxes(self, g: np.ndarray) -> np.ndarray:
+        """World axis-aligned boxes (n, 2, 3) around geoms ``g``."""
+        aabb = self.m.geom_aabb[g]
+        local = aabb[:, None, :3] + _CORNERS[None] * aabb[:, None, 3:]
+        world = np.einsum("gij,gkj->gki", self.d.geom_xmat[g].reshape(-1, 3, 3), local) + self.d.geom_xpos[g][:, None]
+        return np.stack([world.min(1), world.max(1)], axis=1)
+
+    def blocked(self, points: np.ndarray, geoms: np.ndarray, margin: float) -> int:
+        """How many 3-d ``points`` lie within ``margin`` of a geom's oriented bounding box."""
+        if not len(geoms):
+            return 0
+        aabb = self.m.geom_aabb[geoms]
+        rot = self.d.geom_xmat[geoms].reshape(-1, 3, 3)
+        centre = self.d.geom_xpos[geoms] + np.einsum("gij,gj->gi", rot, aabb[:, :3])
+        local = np.einsum("gji,pgj->pgi", rot, points[:, None] - centre[None])  # into each geom's frame
+        inside = np.all(np.abs(local) <= aabb[None, :, 3:] + margin, axis=-1)
+        return int(np.any(inside, axis=1).sum())
+
+    def _root(self, body: int) -> int:
+        while self.m.body_parentid[body] != 0:
+            body = self.m.body_parentid[body]
+        return body
 
     def surface_z(self, xy: np.ndarray, exclude: int = -1) -> float:
         """Height of the first collision surface straight below ``xy`` (ray cast from 2 m)."""

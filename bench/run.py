@@ -1,0 +1,163 @@
+"""Evaluate a registered policy on LIBERO / robosuite tasks from official init states.
+
+Usage:
+    python -m bench.run --policy expert --suite libero_spatial --episodes-per-task 10
+    python -m bench.run --policy expert --suite robosuite --tasks 0 --episodes-per-task 20 --workers 2
+
+Episode k of a task starts from init state k (LIBERO's official init states; robosuite: layout seed k)
+with env seed ``seed + 1000 * task_id + k``. One JSON line per episode is appended to
+``<out>/episodes/<policy>/<suite>.jsonl`` as it finishes; a rerun skips recorded episodes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+import envs
+from bench.metrics import format_rate
+from bench.records import append_record, read_records
+from policies import POLICIES
+
+_CACHE: dict[tuple, Any] = {}  # per worker process: (env, policy) per task
+
+
+@dataclass
+class RunConfig:
+    policy: str = "expert"
+    suites: list[str] = field(default_factory=lambda: ["libero_spatial"])
+    tasks: list[int] | None = None
+    episodes_per_task: int = 10
+    seed: int = 0
+    workers: int = 1
+    image_size: int = 128
+    out: str = "results"
+    video: bool = False
+
+    def __post_init__(self) -> None:
+        if self.policy not in POLICIES:
+            raise ValueError(f"Unknown policy {self.policy!r}; choose from {sorted(POLICIES)}")
+        for suite in self.suites:
+            spec = envs.get_suite(suite)
+            for t in self.tasks or []:
+                envs.env_id(suite, t)
+            if self.episodes_per_task < 1:
+                raise ValueError("episodes_per_task must be >= 1")
+            if suite.startswith("libero") and self.episodes_per_task > 50:
+                raise ValueError(f"{suite} has 50 official init states per task; episodes_per_task <= 50")
+            del spec
+        if self.workers < 1:
+            raise ValueError("workers must be >= 1")
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def records_path(cfg: RunConfig, suite: str) -> Path:
+    return Path(cfg.out) / "episodes" / cfg.policy / f"{suite}.jsonl"
+
+
+def _episode(job: tuple[RunConfig, str, int, int]) -> dict[str, Any]:
+    from bench.rollout import rollout
+    from policies import make_policy
+
+    cfg, suite, task_id, k = job
+    key = (suite, task_id)
+    if key not in _CACHE:
+        images = getattr(POLICIES[cfg.policy], "needs_images", True) or cfg.video
+        env = envs.make_env(suite, task_id, image_size=cfg.image_size, render_images=images)
+        _CACHE[key] = (env, make_policy(cfg.policy, env))
+    env, policy = _CACHE[key]
+    frames: list | None = [] if cfg.video else None
+    rec = rollout(env, policy, seed=cfg.seed + 1000 * task_id + k, init_state=k, video=frames)
+    if frames:
+        import imageio
+
+        vpath = Path(cfg.out) / "videos" / cfg.policy / f"{suite}_task{task_id}_init{k}.mp4"
+        vpath.parent.mkdir(parents=True, exist_ok=True)
+        imageio.mimsave(vpath, frames, fps=20)
+    u = env.unwrapped
+    return {**rec, "policy": cfg.policy, "suite": suite, "task_id": task_id, "instruction": u.instruction,
+            "max_steps": u.max_episode_steps, "env": u.describe()}
+
+
+def run(cfg: RunConfig) -> list[dict[str, Any]]:
+    """Runs every missing episode and returns all records of the requested episodes."""
+    commit = git_commit()
+    jobs, have = [], {}
+    for suite in cfg.suites:
+        recs = read_records(records_path(cfg, suite))
+        have[suite] = {(r["task_id"], r["init_state"]): r for r in recs if r["seed"] == cfg.seed + 1000 * r["task_id"] + r["init_state"]}
+        tasks = cfg.tasks if cfg.tasks is not None else range(envs.get_suite(suite).num_tasks)
+        jobs += [(cfg, suite, t, k) for t in tasks for k in range(cfg.episodes_per_task) if (t, k) not in have[suite]]
+    ctx = mp.get_context("spawn")
+    pool = ctx.Pool(cfg.workers) if cfg.workers > 1 else None
+    results = pool.imap_unordered(_episode, jobs) if pool else map(_episode, jobs)
+    try:
+        for rec in tqdm(results, total=len(jobs), desc=f"{cfg.policy}", unit="ep"):
+            rec.update(commit=commit, config=asdict(cfg), python=sys.version.split()[0])
+            append_record(records_path(cfg, rec["suite"]), rec)
+            have[rec["suite"]][(rec["task_id"], rec["init_state"])] = rec
+    finally:
+        if pool:
+            pool.terminate()
+    return [r for suite in cfg.suites for key, r in sorted(have[suite].items())
+            if key[1] < cfg.episodes_per_task and (cfg.tasks is None or key[0] in cfg.tasks)]
+
+
+def summary_table(records: list[dict[str, Any]]) -> str:
+    """Per-task and overall success with 95% Wilson intervals."""
+    rows, by_suite = [], {}
+    for r in records:
+        by_suite.setdefault(r["suite"], {}).setdefault(r["task_id"], []).append(r)
+    for suite, tasks in by_suite.items():
+        total = [0, 0]
+        for task_id, recs in sorted(tasks.items()):
+            s, n = sum(r["success"] for r in recs), len(recs)
+            errors = sum(r["error"] is not None for r in recs)
+            total[0] += s
+            total[1] += n
+            rows.append(f"{suite:16s} {task_id:>4d}  {format_rate(s, n):32s} {'errors: %d' % errors if errors else ''}"
+                        f" {recs[0]['instruction'][:70]}")
+        rows.append(f"{suite:16s}  all  {format_rate(*total)}")
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    d = RunConfig()
+    p.add_argument("--policy", default=d.policy, help=f"one of {sorted(POLICIES)}")
+    p.add_argument("--suite", dest="suites", nargs="+", default=d.suites, help=f"suites: {sorted(envs.SUITES)}")
+    p.add_argument("--tasks", type=int, nargs="+", default=None, help="task ids (default: all)")
+    p.add_argument("--episodes-per-task", type=int, default=d.episodes_per_task)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--workers", type=int, default=d.workers)
+    p.add_argument("--image-size", type=int, default=d.image_size)
+    p.add_argument("--out", default=d.out)
+    p.add_argument("--video", action="store_true", help="save an mp4 per episode under <out>/videos")
+    a = vars(p.parse_args(argv))
+    try:
+        cfg = RunConfig(**a)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+    t0 = time.time()
+    records = run(cfg)
+    print(summary_table(records))
+    print(f"{len(records)} episodes; wall time {time.time() - t0:.0f} s; records in {Path(cfg.out) / 'episodes' / cfg.policy}")
+
+
+if __name__ == "__main__":
+    main()

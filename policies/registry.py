@@ -1,0 +1,41 @@
+"""The policy registry: ``make_policy(name, env)`` builds a registered policy for one env."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import gymnasium as gym
+
+from policies.base import Policy
+
+PolicyFactory = Callable[..., Policy]
+POLICIES: dict[str, PolicyFactory] = {}
+
+
+def register_policy(name: str) -> Callable[[PolicyFactory], PolicyFactory]:
+    """Decorator registering a factory ``(env, **kwargs) -> Policy`` under ``name``."""
+
+    def deco(factory: PolicyFactory) -> PolicyFactory:
+        if name in POLICIES:
+            raise ValueError(f"Policy {name!r} is already registered")
+        POLICIES[name] = factory
+        return factory
+
+    return deco
+
+
+def make_policy(name: str, env: gym.Env, **kwargs: Any) -> Policy:
+    if name not in POLICIES:
+        raise ValueError(f"Unknown policy {name!r}; choose from {sorted(POLICIES)}")
+    return POLICIES[name](env, **kwargs)
+
+
+@register_policy("expert")
+def _expert(env: gym.Env, **kwargs: Any) -> Policy:
+    from policies.expert import ScriptedExpert
+
+    return ScriptedExpert(env, **kwargs)
+
+
+_expert.needs_images = False  # privileged state only: evaluation skips rendering
