@@ -125,6 +125,7 @@ class SimEnv(gym.Env):
         super().reset(seed=seed)
         placement_seed = int(self.np_random.integers(2**31 - 1))
         self._reset_sim(placement_seed, dict(options or {}))
+        self._sync_controllers()
         for _ in range(self.settle_steps):
             self._rs_obs = self._rs.step(SETTLE_ACTION)[0]
         return self._observation(), {"instruction": self.instruction, "is_success": self.is_success()}
@@ -139,6 +140,18 @@ class SimEnv(gym.Env):
         success = self.is_success()
         info = {"instruction": self.instruction, "is_success": success}
         return self._observation(), float(success), success, False, info
+
+    def _sync_controllers(self) -> None:
+        """Clears controller state that robosuite keeps across a soft reset.
+
+        The Panda gripper model integrates its command in ``current_action`` and the OSC controller
+        caches the end-effector pose until its next update; both survived ``reset()`` and made an
+        episode depend on the one run before it in the same env (the fresh-vs-reused mismatch).
+        """
+        for robot in self._rs.robots:
+            robot.gripper.current_action = np.zeros(robot.gripper.dof)
+            robot.controller.update(force=True)
+            robot.controller.reset_goal()
 
     def render(self) -> np.ndarray | None:
         if self.render_mode != "rgb_array":
