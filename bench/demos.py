@@ -101,8 +101,14 @@ def record_episode(job: Job, cfg: DemoConfig) -> dict[str, Any]:
                 success = bool(info["is_success"])
                 break
         if success:
-            return {"job": job, "success": True, "seed": seed, "attempts": attempt + 1,
-                    "seconds": time.time() - t0, **{k: np.asarray(v) for k, v in frames.items()}}
+            return {
+                "job": job,
+                "success": True,
+                "seed": seed,
+                "attempts": attempt + 1,
+                "seconds": time.time() - t0,
+                **{k: np.asarray(v) for k, v in frames.items()},
+            }
     return {"job": job, "success": False, "attempts": cfg.max_attempts}
 
 
@@ -127,7 +133,9 @@ def _write(cfg: DemoConfig, ep: dict[str, Any]) -> None:
         n = len(ep["actions"])
         g.create_dataset("actions", data=ep["actions"].astype(np.float32))
         g.create_dataset("executed_actions", data=ep["executed"].astype(np.float32))
-        g.create_dataset("obs/agentview_rgb", data=ep["agentview"], compression="lzf", chunks=(1, *ep["agentview"].shape[1:]))
+        g.create_dataset(
+            "obs/agentview_rgb", data=ep["agentview"], compression="lzf", chunks=(1, *ep["agentview"].shape[1:])
+        )
         g.create_dataset("obs/eye_in_hand_rgb", data=ep["wrist"], compression="lzf", chunks=(1, *ep["wrist"].shape[1:]))
         g.create_dataset("obs/state", data=ep["state"].astype(np.float32))
         rewards = np.zeros(n, np.float32)
@@ -159,8 +167,13 @@ def _init_file(cfg: DemoConfig, suite: str, task_id: int) -> bool:
     path.parent.mkdir(parents=True, exist_ok=True)
     with h5py.File(path, "a") as f:
         data = f.require_group("data")
-        data.attrs.update(suite=suite, task_id=task_id, instruction=env.unwrapped.instruction,
-                          env_args=json.dumps(env.unwrapped.describe()), config=json.dumps(asdict(cfg)))
+        data.attrs.update(
+            suite=suite,
+            task_id=task_id,
+            instruction=env.unwrapped.instruction,
+            env_args=json.dumps(env.unwrapped.describe()),
+            config=json.dumps(asdict(cfg)),
+        )
     return True
 
 
@@ -211,8 +224,16 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", default=d.out)
     a = p.parse_args(argv)
     try:
-        cfg = DemoConfig(suites=a.suites, tasks=a.tasks, episodes_per_task=a.episodes_per_task,
-                         noise_frac=a.noise_frac, image_size=a.image_size, seed=a.seed, workers=a.workers, out=a.out)
+        cfg = DemoConfig(
+            suites=a.suites,
+            tasks=a.tasks,
+            episodes_per_task=a.episodes_per_task,
+            noise_frac=a.noise_frac,
+            image_size=a.image_size,
+            seed=a.seed,
+            workers=a.workers,
+            out=a.out,
+        )
     except ValueError as e:
         p.error(str(e))
     t0 = time.time()

@@ -45,15 +45,13 @@ class RunConfig:
     def __post_init__(self) -> None:
         if self.policy not in POLICIES:
             raise ValueError(f"Unknown policy {self.policy!r}; choose from {sorted(POLICIES)}")
+        if self.episodes_per_task < 1:
+            raise ValueError("episodes_per_task must be >= 1")
         for suite in self.suites:
-            spec = envs.get_suite(suite)
             for t in self.tasks or []:
-                envs.env_id(suite, t)
-            if self.episodes_per_task < 1:
-                raise ValueError("episodes_per_task must be >= 1")
+                envs.env_id(suite, t)  # validates suite and task id
             if suite.startswith("libero") and self.episodes_per_task > 50:
                 raise ValueError(f"{suite} has 50 official init states per task; episodes_per_task <= 50")
-            del spec
         if self.workers < 1:
             raise ValueError("workers must be >= 1")
 
@@ -89,8 +87,15 @@ def _episode(job: tuple[RunConfig, str, int, int]) -> dict[str, Any]:
         vpath.parent.mkdir(parents=True, exist_ok=True)
         imageio.mimsave(vpath, frames, fps=20)
     u = env.unwrapped
-    return {**rec, "policy": cfg.policy, "suite": suite, "task_id": task_id, "instruction": u.instruction,
-            "max_steps": u.max_episode_steps, "env": u.describe()}
+    return {
+        **rec,
+        "policy": cfg.policy,
+        "suite": suite,
+        "task_id": task_id,
+        "instruction": u.instruction,
+        "max_steps": u.max_episode_steps,
+        "env": u.describe(),
+    }
 
 
 def run(cfg: RunConfig) -> list[dict[str, Any]]:
@@ -99,7 +104,11 @@ def run(cfg: RunConfig) -> list[dict[str, Any]]:
     jobs, have = [], {}
     for suite in cfg.suites:
         recs = read_records(records_path(cfg, suite))
-        have[suite] = {(r["task_id"], r["init_state"]): r for r in recs if r["seed"] == cfg.seed + 1000 * r["task_id"] + r["init_state"]}
+        have[suite] = {
+            (r["task_id"], r["init_state"]): r
+            for r in recs
+            if r["seed"] == cfg.seed + 1000 * r["task_id"] + r["init_state"]
+        }
         tasks = cfg.tasks if cfg.tasks is not None else range(envs.get_suite(suite).num_tasks)
         jobs += [(cfg, suite, t, k) for t in tasks for k in range(cfg.episodes_per_task) if (t, k) not in have[suite]]
     ctx = mp.get_context("spawn")
@@ -113,8 +122,12 @@ def run(cfg: RunConfig) -> list[dict[str, Any]]:
     finally:
         if pool:
             pool.terminate()
-    return [r for suite in cfg.suites for key, r in sorted(have[suite].items())
-            if key[1] < cfg.episodes_per_task and (cfg.tasks is None or key[0] in cfg.tasks)]
+    return [
+        r
+        for suite in cfg.suites
+        for key, r in sorted(have[suite].items())
+        if key[1] < cfg.episodes_per_task and (cfg.tasks is None or key[0] in cfg.tasks)
+    ]
 
 
 def summary_table(records: list[dict[str, Any]]) -> str:
@@ -129,8 +142,10 @@ def summary_table(records: list[dict[str, Any]]) -> str:
             errors = sum(r["error"] is not None for r in recs)
             total[0] += s
             total[1] += n
-            rows.append(f"{suite:16s} {task_id:>4d}  {format_rate(s, n):32s} {'errors: %d' % errors if errors else ''}"
-                        f" {recs[0]['instruction'][:70]}")
+            rows.append(
+                f"{suite:16s} {task_id:>4d}  {format_rate(s, n):32s} {'errors: %d' % errors if errors else ''}"
+                f" {recs[0]['instruction'][:70]}"
+            )
         rows.append(f"{suite:16s}  all  {format_rate(*total)}")
     return "\n".join(rows)
 
@@ -156,7 +171,9 @@ def main(argv: list[str] | None = None) -> None:
     t0 = time.time()
     records = run(cfg)
     print(summary_table(records))
-    print(f"{len(records)} episodes; wall time {time.time() - t0:.0f} s; records in {Path(cfg.out) / 'episodes' / cfg.policy}")
+    print(
+        f"{len(records)} episodes; wall time {time.time() - t0:.0f} s; records in {Path(cfg.out) / 'episodes' / cfg.policy}"
+    )
 
 
 if __name__ == "__main__":

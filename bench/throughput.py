@@ -28,8 +28,10 @@ def _time_steps(env, steps: int, rng: np.random.Generator) -> float:
 
 def compare_render_paths(suite: str, task: int, steps: int, rounds: int, image_size: int) -> dict[str, float]:
     rng = np.random.default_rng(0)
-    paths = {name: envs.make_env(suite, task, image_size=image_size, fast_render=fast).unwrapped
-             for name, fast in (("fast", True), ("default", False))}
+    paths = {
+        name: envs.make_env(suite, task, image_size=image_size, fast_render=fast).unwrapped
+        for name, fast in (("fast", True), ("default", False))
+    }
     rates: dict[str, list[float]] = {name: [] for name in paths}
     for env in paths.values():
         env.reset(seed=0, options={"init_state": 0})
@@ -73,14 +75,18 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--workers", type=int, default=0, help="also compare 1 vs N worker processes")
     a = p.parse_args(argv)
     r = compare_render_paths(a.suite, a.task, a.steps, a.rounds, a.image_size)
-    print(f"{a.suite} task {a.task}, two {a.image_size}px cameras per step, median of {a.rounds} rounds x {a.steps} steps")
+    print(
+        f"{a.suite} task {a.task}, two {a.image_size}px cameras per step, median of {a.rounds} rounds x {a.steps} steps"
+    )
     print(f"  default robosuite offscreen path: {r['default_steps_per_s']:.2f} steps/s")
     print(f"  fast mujoco.Renderer path:        {r['fast_steps_per_s']:.2f} steps/s")
     print(f"  ratio fast/default:               {r['ratio']:.2f}x")
     if a.workers > 1:
         w = compare_workers(a.suite, a.task, a.steps, a.workers, a.image_size)
-        print(f"  1 worker: {w['workers_1_steps_per_s']:.2f} steps/s; {a.workers} workers: "
-              f"{w[f'workers_{a.workers}_steps_per_s']:.2f} steps/s; ratio {w['worker_ratio']:.2f}x")
+        print(
+            f"  1 worker: {w['workers_1_steps_per_s']:.2f} steps/s; {a.workers} workers: "
+            f"{w[f'workers_{a.workers}_steps_per_s']:.2f} steps/s; ratio {w['worker_ratio']:.2f}x"
+        )
 
 
 if __name__ == "__main__":

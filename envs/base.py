@@ -100,8 +100,12 @@ class SimEnv(gym.Env):
 
     def describe(self) -> dict[str, Any]:
         """Settings to store alongside results."""
-        return {"class": type(self).__name__, "image_size": self.image_size, "fast_render": self.fast_render,
-                "render_images": self.render_images}
+        return {
+            "class": type(self).__name__,
+            "image_size": self.image_size,
+            "fast_render": self.fast_render,
+            "render_images": self.render_images,
+        }
 
     # --- privileged access (scripted experts, tests) --------------------------------------
     @property
@@ -124,6 +128,7 @@ class SimEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         placement_seed = int(self.np_random.integers(2**31 - 1))
+        self._use_robosuite_context()
         self._reset_sim(placement_seed, dict(options or {}))
         self._sync_controllers()
         for _ in range(self.settle_steps):
@@ -136,10 +141,18 @@ class SimEnv(gym.Env):
             raise ValueError(f"action must have 7 entries, got shape {action.shape}")
         if not np.all(np.isfinite(action)):
             raise ValueError(f"action contains NaN or inf: {action}")
+        self._use_robosuite_context()
         self._rs_obs = self._rs.step(np.clip(action, -1.0, 1.0))[0]
         success = self.is_success()
         info = {"instruction": self.instruction, "is_success": success}
         return self._observation(), float(success), success, False, info
+
+    def _use_robosuite_context(self) -> None:
+        """On the default path, makes robosuite's EGL context current: its renderer assumes it is, and
+        renders garbage after another context (a ``FastRenderer`` in the same process) was used."""
+        ctx = getattr(self._rs.sim, "_render_context_offscreen", None)
+        if ctx is not None:
+            ctx.gl_ctx.make_current()
 
     def _sync_controllers(self) -> None:
         """Clears controller state that robosuite keeps across a soft reset.

@@ -76,11 +76,15 @@ class LiberoEnv(SimEnv):
             k = int(init_state)
             if not 0 <= k < self.num_init_states:
                 raise ValueError(
-                    f"init_state {k} out of range for {self.suite} task {self.task_id} "
-                    f"(0..{self.num_init_states - 1})"
+                    f"init_state {k} out of range for {self.suite} task {self.task_id} (0..{self.num_init_states - 1})"
                 )
             self._rs_obs = self._control.set_init_state(self.init_states[k])
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "suite": self.suite, "task_id": self.task_id,
-                "max_episode_steps": self.max_episode_steps, "instruction": self.instruction}
+        return {
+            **super().describe(),
+            "suite": self.suite,
+            "task_id": self.task_id,
+            "max_episode_steps": self.max_episode_steps,
+            "instruction": self.instruction,
+        }

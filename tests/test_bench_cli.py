@@ -16,8 +16,18 @@ pytestmark = pytest.mark.sim
 def test_run_writes_records_and_resumes(tmp_path, capsys):
     from bench import run
 
-    args = ["--policy", "expert", "--suite", "robosuite", "--tasks", "0", "--episodes-per-task", "2",
-            "--out", str(tmp_path)]
+    args = [
+        "--policy",
+        "expert",
+        "--suite",
+        "robosuite",
+        "--tasks",
+        "0",
+        "--episodes-per-task",
+        "2",
+        "--out",
+        str(tmp_path),
+    ]
     run.main(args)
     path = tmp_path / "episodes" / "expert" / "robosuite.jsonl"
     recs = read_records(path)
@@ -31,17 +41,24 @@ def test_run_writes_records_and_resumes(tmp_path, capsys):
 
 
 def test_run_bad_input_exits_2(tmp_path):
-    for bad in (["--policy", "nope"], ["--suite", "libero_nope"], ["--tasks", "12"],
-                ["--episodes-per-task", "51"]):
-        r = subprocess.run([sys.executable, "-m", "bench.run", *bad, "--out", str(tmp_path)],
-                           capture_output=True, text=True)
+    for bad in (["--policy", "nope"], ["--suite", "libero_nope"], ["--tasks", "12"], ["--episodes-per-task", "51"]):
+        r = subprocess.run(
+            [sys.executable, "-m", "bench.run", *bad, "--out", str(tmp_path)], capture_output=True, text=True
+        )
         assert r.returncode == 2, (bad, r.stderr)
         assert r.stderr.startswith("error:") and "Traceback" not in r.stderr
 
 
 def test_demos_hdf5_layout_and_resume(tmp_path):
-    cfg = demos.DemoConfig(suites=["robosuite"], tasks=[0], episodes_per_task=2, noise_frac=0.5,
-                           image_size=32, workers=1, out=str(tmp_path))
+    cfg = demos.DemoConfig(
+        suites=["robosuite"],
+        tasks=[0],
+        episodes_per_task=2,
+        noise_frac=0.5,
+        image_size=32,
+        workers=1,
+        out=str(tmp_path),
+    )
     assert demos.run(cfg) == {}
     path = tmp_path / "robosuite" / "task_0.hdf5"
     with h5py.File(path, "r") as f:

@@ -12,7 +12,7 @@ CASES = [
     ("libero_spatial", 0, 0),
     ("libero_object", 0, 0),
     ("libero_goal", 8, 0),
-    ("libero_10", 1, 0),
+    ("libero_10", 0, 0),
     ("robosuite", 0, 0),
     ("robosuite", 1, 0),
     ("robosuite", 2, 0),

@@ -135,7 +135,12 @@ class PickPlaceExpert:
             radial = np.array([np.cos(th), np.sin(th)])
             point = centre + radius * radial
             cost = max(np.linalg.norm(point - s.base_xy) - c.reach_soft_limit, 0.0) * 20.0
-            for dz, offsets, margin in ((0.0, fingers, 0.012), (0.04, fingers, 0.012), (0.08, hand, 0.02), (0.14, hand, 0.02)):
+            for dz, offsets, margin in (
+                (0.0, fingers, 0.012),
+                (0.04, fingers, 0.012),
+                (0.08, hand, 0.02),
+                (0.14, hand, 0.02),
+            ):
                 pts = np.column_stack([point + offsets[:, None] * radial, np.full(len(offsets), z + dz)])
                 cost += 10.0 * s.blocked(pts, geoms, margin)
             yaw = wrap_to(th, yaw_now)
@@ -188,7 +193,9 @@ class PickPlaceExpert:
         offset = s.eef_pos() - np.array([*s.pos(step.body)[:2], lo[2]])  # eef relative to object bottom-centre
         if target.xy is None:  # lift-only task: keep holding
             self._final_grip = CLOSE
-            yield from self._move(s.eef_pos() + [0, 0, c.lift - 0.06], yaw, CLOSE, vmax=c.vmax_fine, tol=0.01, max_steps=60)
+            yield from self._move(
+                s.eef_pos() + [0, 0, c.lift - 0.06], yaw, CLOSE, vmax=c.vmax_fine, tol=0.01, max_steps=60
+            )
             return
         start_xy = s.pos(step.body)[:2]
         bottom = max(self._safe_z(step.body, start_xy, target.xy), target.bottom_z, lo[2] + c.lift - 0.06)
@@ -196,8 +203,11 @@ class PickPlaceExpert:
         up[2] = bottom + offset[2]
         above = np.array([*(target.xy + offset[:2]), bottom + offset[2]])
         release = np.array([*(target.xy + offset[:2]), target.bottom_z + offset[2]])
-        for goal, vmax, tol, n in ((up, c.vmax_fine, 0.015, 60), (above, c.vmax, 0.01, 150),
-                                   (release, c.vmax_fine, 0.006, 80)):
+        for goal, vmax, tol, n in (
+            (up, c.vmax_fine, 0.015, 60),
+            (above, c.vmax, 0.01, 150),
+            (release, c.vmax_fine, 0.006, 80),
+        ):
             yield from self._move(goal, yaw, CLOSE, vmax=vmax, tol=tol, max_steps=n)
             if not self._held(step.body, offset) and not self.scene_success():
                 self._dropped = True
@@ -216,6 +226,8 @@ class PickPlaceExpert:
                 yield from self._place(step)
                 if not self._dropped:
                     break
-                yield from self._move(self.scene.eef_pos() + [0, 0, 0.08], self.scene.eef_yaw(), OPEN, tol=0.01, max_steps=30)
+                yield from self._move(
+                    self.scene.eef_pos() + [0, 0, 0.08], self.scene.eef_yaw(), OPEN, tol=0.01, max_steps=30
+                )
         while True:
             yield from self._hold(self._final_grip, 1)

@@ -22,8 +22,9 @@ class Scene:
         self._geoms_by_root: dict[int, np.ndarray] = {}
         self._collidable = np.flatnonzero(collidable)
         self._robot_bodies = {
-            b for b in range(m.nbody) if (mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_BODY, b) or "").startswith(
-                ("robot0_", "gripper0_", "mount0_"))
+            b
+            for b in range(m.nbody)
+            if (mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_BODY, b) or "").startswith(("robot0_", "gripper0_", "mount0_"))
         }
         self.eef_site = env.robot.eef_site_id
         base = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, "robot0_base")
@@ -53,13 +54,16 @@ class Scene:
             self._geoms_by_root[root] = np.array(ids, dtype=int)
         return self._geoms_by_root[root]
 
-    def corners(self, root: int) -> np.ndarray:
-        """World coordinates of the corners of every collision geom's box, shape (8 * n, 3)."""
-        g = self.geoms(root)
+    def _geom_corners(self, g: np.ndarray) -> np.ndarray:
+        """World coordinates (n, 8, 3) of the corners of the bounding boxes of geoms ``g``."""
         aabb = self.m.geom_aabb[g]  # center (3), half-size (3) in each geom's frame
         local = aabb[:, None, :3] + _CORNERS[None] * aabb[:, None, 3:]
-        world = np.einsum("gij,gkj->gki", self.d.geom_xmat[g].reshape(-1, 3, 3), local) + self.d.geom_xpos[g][:, None]
-        return world.reshape(-1, 3)
+        rot = self.d.geom_xmat[g].reshape(-1, 3, 3)
+        return np.einsum("gij,gkj->gki", rot, local) + self.d.geom_xpos[g][:, None]
+
+    def corners(self, root: int) -> np.ndarray:
+        """World coordinates of the corners of every collision geom's box in a body's subtree, (8 n, 3)."""
+        return self._geom_corners(self.geoms(root)).reshape(-1, 3)
 
     def box(self, root: int) -> tuple[np.ndarray, np.ndarray]:
         """World axis-aligned bounding box (lo, hi) of a body's collision geoms."""
@@ -73,16 +77,20 @@ class Scene:
         """Collision geoms of the things on the table: geoms of non-robot bodies outside the subtrees
         in ``exclude``, smaller than 0.5 m across (drops table, floor and walls)."""
         m = self.m
-        geoms = [g for g in self._collidable if self._root(m.geom_bodyid[g]) not in exclude
-                 and m.geom_bodyid[g] not in self._robot_bodies and m.geom_bodyid[g] != 0]
+        geoms = [
+            g
+            for g in self._collidable
+            if self._root(m.geom_bodyid[g]) not in exclude
+            and m.geom_bodyid[g] not in self._robot_bodies
+            and m.geom_bodyid[g] != 0
+        ]
         g = np.array(geoms, dtype=int)
-        return g[np.all(self.geom_boxes(g)[:, 1, :2] - self.geom_boxes(g)[:, 0, :2] < 0.5, axis=1)]
+        boxes = self.geom_boxes(g)
+        return g[np.all(boxes[:, 1, :2] - boxes[:, 0, :2] < 0.5, axis=1)]
 
     def geom_boxes(self, g: np.ndarray) -> np.ndarray:
         """World axis-aligned boxes (n, 2, 3) around geoms ``g``."""
-        aabb = self.m.geom_aabb[g]
-        local = aabb[:, None, :3] + _CORNERS[None] * aabb[:, None, 3:]
-        world = np.einsum("gij,gkj->gki", self.d.geom_xmat[g].reshape(-1, 3, 3), local) + self.d.geom_xpos[g][:, None]
+        world = self._geom_corners(g)
         return np.stack([world.min(1), world.max(1)], axis=1)
 
     def blocked(self, points: np.ndarray, geoms: np.ndarray, margin: float) -> int:
