@@ -143,7 +143,7 @@ def summary_table(records: list[dict[str, Any]]) -> str:
             total[0] += s
             total[1] += n
             rows.append(
-                f"{suite:16s} {task_id:>4d}  {format_rate(s, n):32s} {'errors: %d' % errors if errors else ''}"
+                f"{suite:16s} {task_id:>4d}  {format_rate(s, n):32s} {f'errors: {errors}' if errors else ''}"
                 f" {recs[0]['instruction'][:70]}"
             )
         rows.append(f"{suite:16s}  all  {format_rate(*total)}")
@@ -171,9 +171,8 @@ def main(argv: list[str] | None = None) -> None:
     t0 = time.time()
     records = run(cfg)
     print(summary_table(records))
-    print(
-        f"{len(records)} episodes; wall time {time.time() - t0:.0f} s; records in {Path(cfg.out) / 'episodes' / cfg.policy}"
-    )
+    where = Path(cfg.out) / "episodes" / cfg.policy
+    print(f"{len(records)} episodes; wall time {time.time() - t0:.0f} s; records in {where}")
 
 
 if __name__ == "__main__":
