@@ -120,21 +120,30 @@ class PickPlaceExpert:
         return Grasp(np.array([centre[0], centre[1], z]), best)
 
     def _bowl_grasp(self, body: int) -> Grasp:
-        """Rim grasp: fingers across the wall, finger axis radial; rim points clear of other objects."""
+        """Rim grasp: fingers across the wall, finger axis radial; rim points clear of other objects.
+
+        The rim circle is taken in the bowl's own frame, so a tilted bowl (resting on a ramekin) gets
+        the true height of each rim point, and points whose outward direction is far from horizontal
+        are avoided.
+        """
         s, c = self.scene, self.cfg
-        lo, hi = s.box(body)
-        centre = 0.5 * (lo[:2] + hi[:2])
-        radius = 0.25 * ((hi[0] - lo[0]) + (hi[1] - lo[1])) - 0.004
-        z = hi[2] - 0.025
+        rot, origin = s.d.xmat[body].reshape(3, 3), s.pos(body)
+        local = (s.corners(body) - origin) @ rot  # corners in the bowl's frame
+        llo, lhi = local.min(0), local.max(0)
+        centre = 0.5 * (llo[:2] + lhi[:2])
+        radius = 0.25 * ((lhi[0] - llo[0]) + (lhi[1] - llo[1])) - 0.004
         geoms = s.obstacles(exclude={s._root(body)})
         yaw_now = s.eef_yaw()
         best, best_cost = None, np.inf
         fingers = np.linspace(-0.02, 0.05, 8)
         hand = np.linspace(-0.11, 0.11, 12)
         for th in np.deg2rad(np.arange(0.0, 360.0, c.yaw_step_deg)):
-            radial = np.array([np.cos(th), np.sin(th)])
-            point = centre + radius * radial
+            rim = origin + rot @ np.array([*(centre + radius * np.array([np.cos(th), np.sin(th)])), lhi[2]])
+            out = rot @ np.array([np.cos(th), np.sin(th), 0.0])  # outward wall normal in the world
+            radial = out[:2] / np.linalg.norm(out[:2])
+            point, z = rim[:2], rim[2] - 0.025
             cost = max(np.linalg.norm(point - s.base_xy) - c.reach_soft_limit, 0.0) * 20.0
+            cost += 50.0 * max(abs(out[2]) - 0.25, 0.0)
             for dz, offsets, margin in (
                 (0.0, fingers, 0.012),
                 (0.04, fingers, 0.012),
@@ -143,7 +152,7 @@ class PickPlaceExpert:
             ):
                 pts = np.column_stack([point + offsets[:, None] * radial, np.full(len(offsets), z + dz)])
                 cost += 10.0 * s.blocked(pts, geoms, margin)
-            yaw = wrap_to(th, yaw_now)
+            yaw = wrap_to(float(np.arctan2(radial[1], radial[0])), yaw_now)
             cost += 0.1 * abs(yaw - yaw_now) + 0.5 * np.linalg.norm(point - s.base_xy)
             if cost < best_cost:
                 best, best_cost = Grasp(np.array([point[0], point[1], z]), yaw), cost
