@@ -48,8 +48,9 @@ class RunConfig:
         if self.episodes_per_task < 1:
             raise ValueError("episodes_per_task must be >= 1")
         for suite in self.suites:
+            envs.get_suite(suite)
             for t in self.tasks or []:
-                envs.env_id(suite, t)  # validates suite and task id
+                envs.env_id(suite, t)
             if suite.startswith("libero") and self.episodes_per_task > 50:
                 raise ValueError(f"{suite} has 50 official init states per task; episodes_per_task <= 50")
         if self.workers < 1:
