@@ -182,7 +182,8 @@ class PickPlaceExpert:
             yield from self._hold(CLOSE, c.close_steps)
             z0 = s.pos(step.body)[2]
             yield from self._move(s.eef_pos() + [0, 0, 0.06], g.yaw, CLOSE, vmax=c.vmax_fine, tol=0.01, max_steps=40)
-            if s.pos(step.body)[2] - z0 > 0.03 and s.finger_gap() > 0.004:
+            # held: it rose with the hand and the fingers did not close on nothing (gap about 0.002)
+            if s.pos(step.body)[2] - z0 > 0.02 and s.finger_gap() > 0.003:
                 return
             yield from self._hold(OPEN, 10)
             yield from self._move(s.eef_pos() + [0, 0, 0.06], s.eef_yaw(), OPEN, tol=0.01, max_steps=30)
