@@ -20,10 +20,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from tqdm import tqdm
 
 import envs
-from bench.metrics import format_rate
+from bench.metrics import format_rate, wilson
 from bench.records import append_record, read_records
 from policies import POLICIES
 
@@ -131,6 +132,41 @@ def run(cfg: RunConfig) -> list[dict[str, Any]]:
     ]
 
 
+def summary_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """Per-task success counts with 95% Wilson intervals (one row per policy, suite and task)."""
+    df = pd.DataFrame(records)
+    rows = []
+    for (policy, suite, task_id), g in df.groupby(["policy", "suite", "task_id"]):
+        s, n = int(g["success"].sum()), len(g)
+        lo, hi = wilson(s, n)
+        rows.append(
+            {
+                "policy": policy,
+                "suite": suite,
+                "task_id": task_id,
+                "instruction": g["instruction"].iloc[0],
+                "episodes": n,
+                "successes": s,
+                "success_rate": s / n,
+                "ci95_low": lo,
+                "ci95_high": hi,
+                "errors": int(g["error"].notna().sum()),
+                "mean_steps": float(g["steps"].mean()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def write_summary(cfg: RunConfig, records: list[dict[str, Any]]) -> Path:
+    """Writes ``<out>/summary/<policy>/<suite>.csv`` for each suite evaluated; returns the folder."""
+    folder = Path(cfg.out) / "summary" / cfg.policy
+    folder.mkdir(parents=True, exist_ok=True)
+    frame = summary_frame(records)
+    for suite, g in frame.groupby("suite"):
+        g.to_csv(folder / f"{suite}.csv", index=False, float_format="%.4f")
+    return folder
+
+
 def summary_table(records: list[dict[str, Any]]) -> str:
     """Per-task and overall success with 95% Wilson intervals."""
     rows, by_suite = [], {}
@@ -172,6 +208,8 @@ def main(argv: list[str] | None = None) -> None:
     t0 = time.time()
     records = run(cfg)
     print(summary_table(records))
+    if records:
+        write_summary(cfg, records)
     where = Path(cfg.out) / "episodes" / cfg.policy
     print(f"{len(records)} episodes; wall time {time.time() - t0:.0f} s; records in {where}")
 

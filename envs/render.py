@@ -8,12 +8,24 @@ side up (MuJoCo's own convention; robosuite's path returns them upside down).
 
 from __future__ import annotations
 
+import atexit
 import os
+import weakref
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
 import mujoco  # noqa: E402
 import numpy as np  # noqa: E402
+
+_LIVE: weakref.WeakSet = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    """Frees GL contexts before interpreter teardown (freeing them later raises EGL errors)."""
+    for renderer in list(_LIVE):
+        renderer.close()
+
 
 _OFF_FLAGS = (
     mujoco.mjtRndFlag.mjRND_SHADOW,
@@ -44,6 +56,7 @@ class FastRenderer:
         self._option = mujoco.MjvOption()
         self._option.geomgroup[0] = 0  # collision geoms
         self._model = model
+        _LIVE.add(self)
 
     def render(self, data: mujoco.MjData, camera: str) -> np.ndarray:
         """Returns an HxWx3 uint8 image of ``camera`` (right side up)."""
@@ -53,4 +66,6 @@ class FastRenderer:
         return self._renderer.render().copy()
 
     def close(self) -> None:
-        self._renderer.close()
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None

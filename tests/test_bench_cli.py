@@ -5,6 +5,7 @@ import sys
 
 import h5py
 import numpy as np
+import pandas as pd
 import pytest
 
 from bench import demos
@@ -36,6 +37,9 @@ def test_run_writes_records_and_resumes(tmp_path, capsys):
     assert {"commit", "config", "max_steps", "env", "steps", "episode_s"} <= set(recs[0])
     out = capsys.readouterr().out
     assert "2/2 = 100.0%" in out
+    summary = pd.read_csv(tmp_path / "summary" / "expert" / "robosuite.csv")
+    assert summary[["episodes", "successes"]].values.tolist() == [[2, 2]]
+    assert 0.0 < summary["ci95_low"][0] < 1.0 == summary["ci95_high"][0]
     run.main(args)  # everything recorded: nothing re-run, nothing appended
     assert len(read_records(path)) == 2
 
@@ -74,3 +78,11 @@ def test_demos_hdf5_layout_and_resume(tmp_path):
         np.testing.assert_array_equal(d0["actions"][:], d0["executed_actions"][:])
         assert not np.array_equal(d1["actions"][:], d1["executed_actions"][:])
     assert demos.plan_jobs(cfg) == []  # resume: nothing left to record
+
+
+def test_throughput_compares_both_render_paths():
+    from bench.throughput import compare_render_paths
+
+    r = compare_render_paths("robosuite", 0, steps=3, rounds=1, image_size=32)
+    assert r["fast_steps_per_s"] > 0 and r["default_steps_per_s"] > 0
+    assert r["ratio"] == pytest.approx(r["fast_steps_per_s"] / r["default_steps_per_s"])
