@@ -190,6 +190,8 @@ def plan_jobs(cfg: DemoConfig) -> list[Job]:
                 if k not in done:
                     seed = cfg.seed * 10_000_000 + task_id * 10_000 + k
                     jobs.append(Job(suite, task_id, k, seed, k >= cfg.episodes_per_task - n_noisy))
+    for env in _ENVS.values():
+        env.close()
     _ENVS.clear()
     return jobs
 

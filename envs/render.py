@@ -20,7 +20,6 @@ import numpy as np  # noqa: E402
 _LIVE: weakref.WeakSet = weakref.WeakSet()
 
 
-@atexit.register
 def _close_all() -> None:
     """Frees GL contexts before interpreter teardown (freeing them later raises EGL errors)."""
     for renderer in list(_LIVE):
@@ -56,6 +55,10 @@ class FastRenderer:
         self._option = mujoco.MjvOption()
         self._option.geomgroup[0] = 0  # collision geoms
         self._model = model
+        if not _LIVE:
+            # after mujoco.egl registered eglTerminate, so that (LIFO) ours runs first
+            atexit.unregister(_close_all)
+            atexit.register(_close_all)
         _LIVE.add(self)
 
     def render(self, data: mujoco.MjData, camera: str) -> np.ndarray:
