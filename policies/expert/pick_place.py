@@ -102,22 +102,48 @@ class PickPlaceExpert:
     def _grasp(self, step: Step) -> Grasp:
         return self._bowl_grasp(step.body) if step.is_bowl else self._side_grasp(step.body)
 
+    def _collisions(self, point: np.ndarray, z: float, axis: np.ndarray, geoms: np.ndarray, fingers: np.ndarray) -> int:
+        """Sample points of the open fingers (``fingers``: offsets along the finger axis) and of the hand
+        (about 0.22 m long along the finger axis, from 0.05 m above the grip site) that hit ``geoms``."""
+        hand = np.linspace(-0.11, 0.11, 12)
+        hits = 0
+        for dz, offsets, margin in (
+            (0.0, fingers, 0.012),
+            (0.04, fingers, 0.012),
+            (0.08, hand, 0.02),
+            (0.14, hand, 0.02),
+        ):
+            pts = np.column_stack([point + offsets[:, None] * axis, np.full(len(offsets), z + dz)])
+            hits += self.scene.blocked(pts, geoms, margin)
+        return hits
+
     def _side_grasp(self, body: int) -> Grasp:
+        """Fingers across a horizontal width <= MAX_FINGER_WIDTH, the hand clear of the neighbours;
+        the grasp may shift along the object (perpendicular to the fingers) to find clearance."""
         s, c = self.scene, self.cfg
         corners = s.corners(body)
         lo, hi = corners.min(0), corners.max(0)
+        z = max(hi[2] - 0.04, 0.5 * (lo[2] + hi[2]))
+        geoms = s.obstacles(exclude={s._root(body)})
         yaw_now = s.eef_yaw()
         best, best_cost = None, np.inf
         for yaw in np.deg2rad(np.arange(0.0, 180.0, c.yaw_step_deg)):
             axis = np.array([np.cos(yaw), np.sin(yaw)])
-            width = np.ptp(corners[:, :2] @ axis)
+            across = np.array([-axis[1], axis[0]])
+            proj, along = corners[:, :2] @ axis, corners[:, :2] @ across
+            width = np.ptp(proj)
+            mid = 0.5 * (proj.max() + proj.min()) * axis
+            fingers = np.array([-0.5 * width - 0.03, -0.5 * width - 0.01, 0.5 * width + 0.01, 0.5 * width + 0.03])
             dyaw = abs(wrap_to(yaw, yaw_now) - yaw_now)
-            cost = dyaw + (100.0 + width if width > MAX_FINGER_WIDTH else 0.0)
-            if cost < best_cost:
-                best, best_cost = wrap_to(yaw, yaw_now), cost
-        z = max(hi[2] - 0.04, 0.5 * (lo[2] + hi[2]))
-        centre = 0.5 * (lo + hi)
-        return Grasp(np.array([centre[0], centre[1], z]), best)
+            for shift in (0.0, -0.015, 0.015, -0.03, 0.03):
+                if abs(shift) > 0.5 * np.ptp(along) - 0.012:
+                    continue
+                point = mid + (0.5 * (along.max() + along.min()) + shift) * across
+                cost = dyaw + 2.0 * abs(shift) + (100.0 + width if width > MAX_FINGER_WIDTH else 0.0)
+                cost += 10.0 * self._collisions(point, z, axis, geoms, fingers)
+                if cost < best_cost:
+                    best, best_cost = Grasp(np.array([point[0], point[1], z]), wrap_to(yaw, yaw_now)), cost
+        return best
 
     def _bowl_grasp(self, body: int) -> Grasp:
         """Rim grasp: fingers across the wall, finger axis radial; rim points clear of other objects.
@@ -136,7 +162,6 @@ class PickPlaceExpert:
         yaw_now = s.eef_yaw()
         best, best_cost = None, np.inf
         fingers = np.linspace(-0.02, 0.05, 8)
-        hand = np.linspace(-0.11, 0.11, 12)
         for th in np.deg2rad(np.arange(0.0, 360.0, c.yaw_step_deg)):
             rim = origin + rot @ np.array([*(centre + radius * np.array([np.cos(th), np.sin(th)])), lhi[2]])
             out = rot @ np.array([np.cos(th), np.sin(th), 0.0])  # outward wall normal in the world
@@ -144,14 +169,7 @@ class PickPlaceExpert:
             point, z = rim[:2], rim[2] - 0.025
             cost = max(np.linalg.norm(point - s.base_xy) - c.reach_soft_limit, 0.0) * 20.0
             cost += 50.0 * max(abs(out[2]) - 0.25, 0.0)
-            for dz, offsets, margin in (
-                (0.0, fingers, 0.012),
-                (0.04, fingers, 0.012),
-                (0.08, hand, 0.02),
-                (0.14, hand, 0.02),
-            ):
-                pts = np.column_stack([point + offsets[:, None] * radial, np.full(len(offsets), z + dz)])
-                cost += 10.0 * s.blocked(pts, geoms, margin)
+            cost += 10.0 * self._collisions(point, z, radial, geoms, fingers)
             yaw = wrap_to(float(np.arctan2(radial[1], radial[0])), yaw_now)
             cost += 0.1 * abs(yaw - yaw_now) + 0.5 * np.linalg.norm(point - s.base_xy)
             if cost < best_cost:
