@@ -49,6 +49,7 @@ class ExpertConfig:
     close_steps: int = 15
     max_regrasps: int = 3
     yaw_step_deg: float = 15.0
+    rim_depth: float = 0.03  # how far below the rim the finger pads close on a bowl wall
     reach_soft_limit: float = 0.68
 
 
@@ -166,7 +167,7 @@ class PickPlaceExpert:
             rim = origin + rot @ np.array([*(centre + radius * np.array([np.cos(th), np.sin(th)])), lhi[2]])
             out = rot @ np.array([np.cos(th), np.sin(th), 0.0])  # outward wall normal in the world
             radial = out[:2] / np.linalg.norm(out[:2])
-            point, z = rim[:2], rim[2] - 0.025
+            point, z = rim[:2], rim[2] - c.rim_depth
             cost = max(np.linalg.norm(point - s.base_xy) - c.reach_soft_limit, 0.0) * 20.0
             cost += 50.0 * max(abs(out[2]) - 0.25, 0.0)
             cost += 10.0 * self._collisions(point, z, radial, geoms, fingers)
