@@ -147,7 +147,7 @@ class PickPlaceExpert:
         return best
 
     def _bowl_grasp(self, body: int) -> Grasp:
-        """Rim grasp: fingers across the wall, finger axis radial; rim points clear of other objects.
+        """Rim grasp (bowls, mugs): fingers across the wall, finger axis radial, clear of other objects.
 
         The rim circle is taken in the bowl's own frame, so a tilted bowl (resting on a ramekin) gets
         the true height of each rim point, and points whose outward direction is far from horizontal
@@ -157,8 +157,11 @@ class PickPlaceExpert:
         rot, origin = s.d.xmat[body].reshape(3, 3), s.pos(body)
         local = (s.corners(body) - origin) @ rot  # corners in the bowl's frame
         llo, lhi = local.min(0), local.max(0)
-        centre = 0.5 * (llo[:2] + lhi[:2])
-        radius = 0.25 * ((lhi[0] - llo[0]) + (lhi[1] - llo[1])) - 0.004
+        extent = lhi[:2] - llo[:2]
+        if abs(extent[0] - extent[1]) < 0.01:  # round (a bowl): the box centre is the rim centre
+            centre, radius = 0.5 * (llo[:2] + lhi[:2]), 0.25 * extent.sum() - 0.004
+        else:  # a handle sticks out (a mug): origin at the bottom centre, radius from the other side
+            centre, radius = np.zeros(2), np.abs(local[:, :2]).max(0).min() - 0.004
         geoms = s.obstacles(exclude={s._root(body)})
         yaw_now = s.eef_yaw()
         best, best_cost = None, np.inf

@@ -9,7 +9,7 @@ import numpy as np
 from envs.base import SimEnv
 from envs.libero import LiberoEnv
 from envs.robosuite import RobosuiteEnv
-from policies.expert.pick_place import Place, Step
+from policies.expert.pick_place import MAX_FINGER_WIDTH, Place, Step
 from policies.expert.scene import Scene
 
 
@@ -53,8 +53,28 @@ def _root_body(scene: Scene, body: int) -> int:
     return body
 
 
+def _articulated(scene: Scene, body: int) -> bool:
+    """Whether ``body`` or an ancestor moves on a hinge or slide joint (a drawer, a door)."""
+    m = scene.m
+    while body > 0:
+        for j in range(m.body_jntadr[body], m.body_jntadr[body] + m.body_jntnum[body]):
+            if m.jnt_type[j] in (2, 3):  # mjJNT_SLIDE, mjJNT_HINGE
+                return True
+        body = m.body_parentid[body]
+    return False
+
+
+def _too_wide(scene: Scene, body: int) -> bool:
+    """No horizontal direction in which the object fits between the open fingers."""
+    xy = scene.corners(body)[:, :2]
+    widths = [np.ptp(xy @ np.array([np.cos(a), np.sin(a)])) for a in np.deg2rad(np.arange(0, 180, 15))]
+    return min(widths) > MAX_FINGER_WIDTH
+
+
 def libero_steps(env: LiberoEnv, scene: Scene) -> list[Step]:
-    """One step per ``On``/``In`` predicate of the BDDL goal; other predicates are unsupported."""
+    """One step per ``On``/``In`` predicate of the BDDL goal; other predicates, targets inside a
+    drawer or cabinet (which would have to be opened first) and objects too wide to grasp that are
+    not bowls or mugs (grasped by the rim) are unsupported."""
     rs = env._rs
     steps = []
     for pred in rs.parsed_problem["goal_state"]:
@@ -65,6 +85,9 @@ def libero_steps(env: LiberoEnv, scene: Scene) -> list[Step]:
         if obj not in rs.objects_dict:
             raise UnsupportedTask(f"{obj!r} is not a movable object")
         body = rs.obj_body_id[obj]
+        rim_grasp = "bowl" in obj or "mug" in obj
+        if not rim_grasp and _too_wide(scene, body):
+            raise UnsupportedTask(f"{obj!r} is too wide to grasp (would need pushing)")
         if target in rs.obj_body_id:
             tbody = rs.obj_body_id[target]
             xy_fn = _box_centre(tbody)
@@ -73,10 +96,12 @@ def libero_steps(env: LiberoEnv, scene: Scene) -> list[Step]:
             site = scene.site(target)
             if site < 0:
                 raise UnsupportedTask(f"unknown target {target!r}")
+            if _articulated(scene, int(scene.m.site_bodyid[site])):
+                raise UnsupportedTask(f"target {target!r} is inside an articulated fixture (open it first)")
             xy_fn = _site_xy(site)
             rim = _root_body(scene, int(scene.m.site_bodyid[site]))
         place = _on_surface(xy_fn) if kind == "on" else _into(xy_fn, rim)
-        steps.append(Step(body, place, is_bowl="bowl" in obj))
+        steps.append(Step(body, place, is_bowl=rim_grasp))
     return steps
 
 
