@@ -30,6 +30,20 @@ def test_expert_succeeds(suite, task_id, init_state):
     assert rec["success"], rec
 
 
+@pytest.mark.parametrize(
+    ("suite", "task_id", "reason"),
+    [("libero_goal", 3, "articulated"), ("libero_goal", 5, "too wide"), ("libero_goal", 7, "turnon")],
+)
+def test_unsupported_reasons(suite, task_id, reason):
+    env = envs.make_env(suite, task_id, image_size=32, render_images=False)
+    try:
+        env.reset(seed=0, options={"init_state": 0})
+        expert = make_policy("expert", env)
+        assert not expert.supported and reason in expert.unsupported_reason
+    finally:
+        env.close()
+
+
 def test_unsupported_goal_is_reported():
     env = envs.make_env("libero_goal", 0, image_size=32, render_images=False)  # open the middle drawer
     try:
