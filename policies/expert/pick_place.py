@@ -1,13 +1,13 @@
 """A privileged-state pick-and-place expert: a scripted state machine over an OSC_POSE delta controller.
 
-Grasps: bowls by the rim (the bowl is wider than the finger gap), everything else across its
-narrowest horizontal width. Placing: the held object is brought above the target with its
+Grasps: bowls and mugs by the rim (wider than the finger gap), everything else across a
+horizontal width that fits between the fingers. Placing: the held object is brought above the target with its
 bottom clear of every obstacle on the way, lowered and released.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,8 +33,8 @@ class Step:
     """Pick ``body`` and then put it where ``place()`` says (evaluated after the lift)."""
 
     body: int
-    place: object  # Callable[[Scene, int], Place]
-    is_bowl: bool = False
+    place: Callable[[Scene, int], Place]
+    rim_grasp: bool = False
 
 
 @dataclass
@@ -101,7 +101,7 @@ class PickPlaceExpert:
 
     # --- grasp planning ---------------------------------------------------------------------
     def _grasp(self, step: Step) -> Grasp:
-        return self._bowl_grasp(step.body) if step.is_bowl else self._side_grasp(step.body)
+        return self._bowl_grasp(step.body) if step.rim_grasp else self._side_grasp(step.body)
 
     def _collisions(self, point: np.ndarray, z: float, axis: np.ndarray, geoms: np.ndarray, fingers: np.ndarray) -> int:
         """Sample points of the open fingers (``fingers``: offsets along the finger axis) and of the hand
@@ -241,15 +241,12 @@ class PickPlaceExpert:
             (release, c.vmax_fine, 0.006, 80),
         ):
             yield from self._move(goal, yaw, CLOSE, vmax=vmax, tol=tol, max_steps=n)
-            if not self._held(step.body, offset) and not self.scene_success():
+            if not self._held(step.body, offset) and not self.scene.env.is_success():
                 self._dropped = True
                 yield from self._hold(OPEN, 10)
                 return
         yield from self._hold(OPEN, target.release_open_steps)
         yield from self._move(s.eef_pos() + [0, 0, 0.10], yaw, OPEN, tol=0.01, max_steps=40)
-
-    def scene_success(self) -> bool:
-        return self.scene.env.is_success()
 
     def _script(self) -> Iterator[np.ndarray]:
         for step in self.steps:

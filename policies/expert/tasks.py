@@ -101,7 +101,7 @@ def libero_steps(env: LiberoEnv, scene: Scene) -> list[Step]:
             xy_fn = _site_xy(site)
             rim = _root_body(scene, int(scene.m.site_bodyid[site]))
         place = _on_surface(xy_fn) if kind == "on" else _into(xy_fn, rim)
-        steps.append(Step(body, place, is_bowl=rim_grasp))
+        steps.append(Step(body, place, rim_grasp=rim_grasp))
     return steps
 
 
