@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,8 +28,9 @@ import numpy as np
 from tqdm import tqdm
 
 import envs
+from bench.workers import EnvCache, parallel_map
 
-_ENVS: dict[tuple[str, int], Any] = {}  # per worker process: one env per task, built on first use
+_ENV = EnvCache()  # per worker process: the env of the task it is recording
 
 
 @dataclass
@@ -68,10 +68,7 @@ class Job:
 
 
 def _env(suite: str, task_id: int, image_size: int) -> Any:
-    key = (suite, task_id)
-    if key not in _ENVS:
-        _ENVS[key] = envs.make_env(suite, task_id, image_size=image_size)
-    return _ENVS[key]
+    return _ENV.get((suite, task_id, image_size), lambda: envs.make_env(suite, task_id, image_size=image_size))
 
 
 def record_episode(job: Job, cfg: DemoConfig) -> dict[str, Any]:
@@ -142,7 +139,14 @@ def _write(cfg: DemoConfig, ep: dict[str, Any]) -> None:
         rewards[-1] = 1.0
         g.create_dataset("rewards", data=rewards)
         g.create_dataset("dones", data=rewards.astype(np.uint8))
-        g.attrs.update(seed=ep["seed"], noisy=job.noisy, attempts=ep["attempts"], success=True, num_samples=n)
+        g.attrs.update(
+            seed=ep["seed"],
+            noisy=job.noisy,
+            attempts=ep["attempts"],
+            success=True,
+            num_samples=n,
+            record_seconds=ep["seconds"],
+        )
         data.move(tmp, name)
         f.flush()
 
@@ -190,9 +194,7 @@ def plan_jobs(cfg: DemoConfig) -> list[Job]:
                 if k not in done:
                     seed = cfg.seed * 10_000_000 + task_id * 10_000 + k
                     jobs.append(Job(suite, task_id, k, seed, k >= cfg.episodes_per_task - n_noisy))
-    for env in _ENVS.values():
-        env.close()
-    _ENVS.clear()
+    _ENV.close()
     return jobs
 
 
@@ -200,9 +202,8 @@ def run(cfg: DemoConfig) -> dict[tuple[str, int], list[int]]:
     """Records every missing demo; returns per task the list of failed episode indices."""
     jobs = plan_jobs(cfg)
     failed: dict[tuple[str, int], list[int]] = {}
-    ctx = mp.get_context("spawn")
-    with ctx.Pool(cfg.workers) as pool, tqdm(total=len(jobs), desc="demos", unit="ep") as bar:
-        for ep in pool.imap_unordered(_worker, [(j, cfg) for j in jobs]):
+    with tqdm(total=len(jobs), desc="demos", unit="ep") as bar:
+        for ep in parallel_map(_worker, [(j, cfg) for j in jobs], cfg.workers):
             job = ep["job"]
             if ep["success"]:
                 _write(cfg, ep)

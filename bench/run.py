@@ -12,7 +12,6 @@ with env seed ``seed + 1000 * task_id + k``. One JSON line per episode is append
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
 import subprocess
 import sys
 import time
@@ -26,9 +25,10 @@ from tqdm import tqdm
 import envs
 from bench.metrics import format_rate, wilson
 from bench.records import append_record, read_records
+from bench.workers import EnvCache, parallel_map
 from policies import POLICIES
 
-_CACHE: dict[tuple, Any] = {}  # per worker process: (env, policy) per task
+_CACHE = EnvCache()  # per worker process: (env, policy) of the task it is evaluating
 
 
 @dataclass
@@ -74,12 +74,13 @@ def _episode(job: tuple[RunConfig, str, int, int]) -> dict[str, Any]:
     from policies import make_policy
 
     cfg, suite, task_id, k = job
-    key = (suite, task_id)
-    if key not in _CACHE:
+
+    def build() -> tuple[Any, Any]:
         images = getattr(POLICIES[cfg.policy], "needs_images", True) or cfg.video
         env = envs.make_env(suite, task_id, image_size=cfg.image_size, render_images=images)
-        _CACHE[key] = (env, make_policy(cfg.policy, env))
-    env, policy = _CACHE[key]
+        return env, make_policy(cfg.policy, env)
+
+    env, policy = _CACHE.get((cfg.policy, suite, task_id, cfg.image_size, cfg.video), build)
     frames: list | None = [] if cfg.video else None
     rec = rollout(env, policy, seed=cfg.seed + 1000 * task_id + k, init_state=k, video=frames)
     if frames:
@@ -113,17 +114,10 @@ def run(cfg: RunConfig) -> list[dict[str, Any]]:
         }
         tasks = cfg.tasks if cfg.tasks is not None else range(envs.get_suite(suite).num_tasks)
         jobs += [(cfg, suite, t, k) for t in tasks for k in range(cfg.episodes_per_task) if (t, k) not in have[suite]]
-    ctx = mp.get_context("spawn")
-    pool = ctx.Pool(cfg.workers) if cfg.workers > 1 else None
-    results = pool.imap_unordered(_episode, jobs) if pool else map(_episode, jobs)
-    try:
-        for rec in tqdm(results, total=len(jobs), desc=f"{cfg.policy}", unit="ep"):
-            rec.update(commit=commit, config=asdict(cfg), python=sys.version.split()[0])
-            append_record(records_path(cfg, rec["suite"]), rec)
-            have[rec["suite"]][(rec["task_id"], rec["init_state"])] = rec
-    finally:
-        if pool:
-            pool.terminate()
+    for rec in tqdm(parallel_map(_episode, jobs, cfg.workers), total=len(jobs), desc=cfg.policy, unit="ep"):
+        rec.update(commit=commit, config=asdict(cfg), python=sys.version.split()[0])
+        append_record(records_path(cfg, rec["suite"]), rec)
+        have[rec["suite"]][(rec["task_id"], rec["init_state"])] = rec
     return [
         r
         for suite in cfg.suites

@@ -1,0 +1,61 @@
+"""Process-pool helpers shared by the evaluation and demonstration runners."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from typing import Any
+
+import gymnasium as gym
+
+
+class EnvCache:
+    """Keeps the env of the last task used in this process; a new task closes the previous env.
+
+    One LIBERO env with its renderer holds a few hundred MB (textures), so a worker that cached
+    every task it met would grow by gigabytes over a suite.
+    """
+
+    def __init__(self) -> None:
+        self.key: Any = None
+        self.value: Any = None
+
+    def get(self, key: Any, factory: Callable[[], Any]) -> Any:
+        if key != self.key:
+            self.close()
+            self.key, self.value = key, factory()
+        return self.value
+
+    def close(self) -> None:
+        env = self.value[0] if isinstance(self.value, tuple) else self.value
+        if isinstance(env, gym.Env):
+            env.close()
+        self.key = self.value = None
+
+
+def parallel_map(fn: Callable[[Any], Any], jobs: Iterable[Any], workers: int) -> Iterator[Any]:
+    """Yields ``fn(job)`` as jobs finish, in ``workers`` spawned processes (in-process for 1).
+
+    Unlike ``multiprocessing.Pool``, a worker that dies (segfault, out of memory) raises
+    ``BrokenProcessPool`` here instead of hanging forever on the lost job.
+    """
+    jobs = list(jobs)
+    if workers <= 1:
+        yield from map(fn, jobs)
+        return
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+        pending, queue = set(), iter(jobs)
+        try:
+            for job in queue:  # keep at most 2 jobs per worker in flight: results stream back early
+                pending.add(pool.submit(fn, job))
+                if len(pending) >= 2 * workers:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    yield from (f.result() for f in done)
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                yield from (f.result() for f in done)
+        except BaseException:
+            for f in pending:
+                f.cancel()
+            raise
