@@ -154,6 +154,11 @@ class SimEnv(gym.Env):
         if ctx is not None:
             ctx.gl_ctx.make_current()
 
+    def _invalidate_renderer(self) -> None:
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
+
     def _sync_controllers(self) -> None:
         """Clears controller state that robosuite keeps across a soft reset.
 
@@ -172,9 +177,7 @@ class SimEnv(gym.Env):
         return self._camera("agentview")
 
     def close(self) -> None:
-        if self._renderer is not None:
-            self._renderer.close()
-            self._renderer = None
+        self._invalidate_renderer()
         if self._rs is not None:
             self._rs.close()
             self._rs = None

@@ -70,9 +70,17 @@ class LiberoEnv(SimEnv):
 
     def _reset_sim(self, placement_seed: int, options: dict[str, Any]) -> None:
         init_state = options.get("init_state")
-        with seeded_global_numpy(placement_seed):
-            self._control.reset()  # mj_resetData + LIBERO's sampler (retries on RandomizationError)
-        if init_state is not None:
+        # A new layout needs LIBERO's hard reset (the model is rebuilt from the sampled placements): its
+        # soft reset places objects that sit on a fixture (a bowl on the stove) off the table.
+        self._rs.hard_reset = init_state is None
+        try:
+            with seeded_global_numpy(placement_seed):
+                self._control.reset()  # LIBERO's sampler (retries on RandomizationError)
+        finally:
+            self._rs.hard_reset = False
+        if init_state is None:
+            self._invalidate_renderer()  # the model it rendered was replaced
+        else:
             k = int(init_state)
             if not 0 <= k < self.num_init_states:
                 raise ValueError(
