@@ -221,6 +221,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--tasks", type=int, nargs="+", default=None, help="task ids (default: all)")
     p.add_argument("--episodes-per-task", type=int, default=d.episodes_per_task)
     p.add_argument("--noise-frac", type=float, default=d.noise_frac)
+    p.add_argument("--noise-pos", type=float, default=d.noise_pos, help="DART noise std on position actions")
+    p.add_argument("--noise-rot", type=float, default=d.noise_rot, help="DART noise std on rotation actions")
     p.add_argument("--image-size", type=int, default=d.image_size)
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--workers", type=int, default=d.workers)
@@ -232,6 +234,8 @@ def main(argv: list[str] | None = None) -> None:
             tasks=a.tasks,
             episodes_per_task=a.episodes_per_task,
             noise_frac=a.noise_frac,
+            noise_pos=a.noise_pos,
+            noise_rot=a.noise_rot,
             image_size=a.image_size,
             seed=a.seed,
             workers=a.workers,
