@@ -125,7 +125,7 @@ class PickPlaceExpert:
         corners = s.corners(body)
         lo, hi = corners.min(0), corners.max(0)
         z = max(hi[2] - 0.04, 0.5 * (lo[2] + hi[2]))
-        geoms = s.obstacles(exclude={s._root(body)})
+        geoms = s.obstacles(exclude={s.root(body)})
         yaw_now = s.eef_yaw()
         best, best_cost = None, np.inf
         for yaw in np.deg2rad(np.arange(0.0, 180.0, c.yaw_step_deg)):
@@ -162,7 +162,7 @@ class PickPlaceExpert:
             centre, radius = 0.5 * (llo[:2] + lhi[:2]), 0.25 * extent.sum() - 0.004
         else:  # a handle sticks out (a mug): origin at the bottom centre, radius from the other side
             centre, radius = np.zeros(2), np.abs(local[:, :2]).max(0).min() - 0.004
-        geoms = s.obstacles(exclude={s._root(body)})
+        geoms = s.obstacles(exclude={s.root(body)})
         yaw_now = s.eef_yaw()
         best, best_cost = None, np.inf
         fingers = np.linspace(-0.02, 0.05, 8)
@@ -185,7 +185,7 @@ class PickPlaceExpert:
         """Height the held object's bottom must keep on the way from a to b."""
         top = 0.0
         scene = self.scene
-        for lo, hi in scene.geom_boxes(scene.obstacles(exclude={scene._root(held)})):
+        for lo, hi in scene.geom_boxes(scene.obstacles(exclude={scene.root(held)})):
             mid = 0.5 * (lo[:2] + hi[:2])
             seg = b_xy - a_xy
             t = np.clip(np.dot(mid - a_xy, seg) / max(np.dot(seg, seg), 1e-9), 0.0, 1.0)

@@ -31,12 +31,6 @@ class Scene:
         self.base_xy = self.d.xpos[base][:2].copy()
 
     # --- bodies ---------------------------------------------------------------------------
-    def body(self, name: str) -> int:
-        bid = mujoco.mj_name2id(self.m, mujoco.mjtObj.mjOBJ_BODY, name)
-        if bid < 0:
-            raise KeyError(f"no body {name!r}")
-        return bid
-
     def site(self, name: str) -> int:
         return mujoco.mj_name2id(self.m, mujoco.mjtObj.mjOBJ_SITE, name)
 
@@ -80,7 +74,7 @@ class Scene:
         geoms = [
             g
             for g in self._collidable
-            if self._root(m.geom_bodyid[g]) not in exclude
+            if self.root(m.geom_bodyid[g]) not in exclude
             and m.geom_bodyid[g] not in self._robot_bodies
             and m.geom_bodyid[g] != 0
         ]
@@ -104,7 +98,8 @@ class Scene:
         inside = np.all(np.abs(local) <= aabb[None, :, 3:] + margin, axis=-1)
         return int(np.any(inside, axis=1).sum())
 
-    def _root(self, body: int) -> int:
+    def root(self, body: int) -> int:
+        """The child of the world body whose subtree holds ``body`` (a whole object or fixture)."""
         while self.m.body_parentid[body] != 0:
             body = self.m.body_parentid[body]
         return body

@@ -47,12 +47,6 @@ def _site_xy(site: int) -> Callable[[Scene], np.ndarray]:
     return lambda scene: scene.d.site_xpos[site][:2].copy()
 
 
-def _root_body(scene: Scene, body: int) -> int:
-    while scene.m.body_parentid[body] != 0:
-        body = scene.m.body_parentid[body]
-    return body
-
-
 def _articulated(scene: Scene, body: int) -> bool:
     """Whether ``body`` or an ancestor moves on a hinge or slide joint (a drawer, a door)."""
     m = scene.m
@@ -99,7 +93,7 @@ def libero_steps(env: LiberoEnv, scene: Scene) -> list[Step]:
             if _articulated(scene, int(scene.m.site_bodyid[site])):
                 raise UnsupportedTask(f"target {target!r} is inside an articulated fixture (open it first)")
             xy_fn = _site_xy(site)
-            rim = _root_body(scene, int(scene.m.site_bodyid[site]))
+            rim = scene.root(int(scene.m.site_bodyid[site]))
         place = _on_surface(xy_fn) if kind == "on" else _into(xy_fn, rim)
         steps.append(Step(body, place, rim_grasp=rim_grasp))
     return steps
