@@ -162,22 +162,16 @@ def write_summary(cfg: RunConfig, records: list[dict[str, Any]]) -> Path:
 
 
 def summary_table(records: list[dict[str, Any]]) -> str:
-    """Per-task and overall success with 95% Wilson intervals."""
-    rows, by_suite = [], {}
-    for r in records:
-        by_suite.setdefault(r["suite"], {}).setdefault(r["task_id"], []).append(r)
-    for suite, tasks in by_suite.items():
-        total = [0, 0]
-        for task_id, recs in sorted(tasks.items()):
-            s, n = sum(r["success"] for r in recs), len(recs)
-            errors = sum(r["error"] is not None for r in recs)
-            total[0] += s
-            total[1] += n
+    """Per-task and overall success with 95% Wilson intervals (from ``summary_frame``)."""
+    rows, frame = [], summary_frame(records)
+    for suite in dict.fromkeys(r["suite"] for r in records):  # suites in the order they were asked for
+        g = frame[frame.suite == suite]
+        for r in g.itertuples():
+            errors = f"errors: {r.errors}" if r.errors else ""
             rows.append(
-                f"{suite:16s} {task_id:>4d}  {format_rate(s, n):32s} {f'errors: {errors}' if errors else ''}"
-                f" {recs[0]['instruction'][:70]}"
+                f"{suite:16s} {r.task_id:>4d}  {format_rate(r.successes, r.episodes):32s} {errors} {r.instruction[:70]}"
             )
-        rows.append(f"{suite:16s}  all  {format_rate(*total)}")
+        rows.append(f"{suite:16s}  all  {format_rate(int(g.successes.sum()), int(g.episodes.sum()))}")
     return "\n".join(rows)
 
 
