@@ -26,6 +26,12 @@ class Scene:
             for b in range(m.nbody)
             if (mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_BODY, b) or "").startswith(("robot0_", "gripper0_", "mount0_"))
         }
+        body_root = np.array([self.root(b) if b else 0 for b in range(m.nbody)])
+        self._obstacle_candidates = np.array(
+            [g for g in self._collidable if m.geom_bodyid[g] != 0 and m.geom_bodyid[g] not in self._robot_bodies],
+            dtype=int,
+        )
+        self._candidate_root = body_root[m.geom_bodyid[self._obstacle_candidates]]
         self.eef_site = env.robot.eef_site_id
         base = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, "robot0_base")
         self.base_xy = self.d.xpos[base][:2].copy()
@@ -70,15 +76,7 @@ class Scene:
     def obstacles(self, exclude: set[int]) -> np.ndarray:
         """Collision geoms of the things on the table: geoms of non-robot bodies outside the subtrees
         in ``exclude``, smaller than 0.5 m across (drops table, floor and walls)."""
-        m = self.m
-        geoms = [
-            g
-            for g in self._collidable
-            if self.root(m.geom_bodyid[g]) not in exclude
-            and m.geom_bodyid[g] not in self._robot_bodies
-            and m.geom_bodyid[g] != 0
-        ]
-        g = np.array(geoms, dtype=int)
+        g = self._obstacle_candidates[~np.isin(self._candidate_root, list(exclude))]
         boxes = self.geom_boxes(g)
         return g[np.all(boxes[:, 1, :2] - boxes[:, 0, :2] < 0.5, axis=1)]
 
