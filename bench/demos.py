@@ -7,7 +7,8 @@ Usage:
 Layout: ``<out>/<suite>/task_<id>.hdf5`` with group ``data`` (attrs: suite, task_id, instruction,
 env settings) and one group ``demo_<k>`` per successful episode: ``actions`` (the expert's clean
 actions, the training labels), ``executed_actions`` (what was sent to the env: clean plus DART noise
-on noisy episodes), ``obs/agentview_rgb``, ``obs/eye_in_hand_rgb``, ``obs/state``, ``rewards``,
+on noisy episodes), ``obs/agentview_rgb``, ``obs/eye_in_hand_rgb`` (every ``frame_stride``-th step, listed in
+``obs_steps``), ``obs/state`` (every step), ``rewards``,
 ``dones``; attrs ``seed``, ``noisy``, ``attempts``, ``success``, ``num_samples``. Layouts come from
 LIBERO's own sampler seeded per episode, never from the official init states (those are for
 evaluation). A demo is written under a temporary name and renamed when complete, so an interrupted
@@ -43,6 +44,7 @@ class DemoConfig:
     noise_rot: float = 0.08
     max_attempts: int = 3  # layouts tried per episode before giving up on it
     image_size: int = 128
+    frame_stride: int = 1  # render and store images every k-th step only (actions are kept for every step)
     seed: int = 0
     workers: int = 2
     out: str = "data/demos"
@@ -56,6 +58,8 @@ class DemoConfig:
             raise ValueError("noise_frac must be in [0, 1]")
         if self.workers < 1:
             raise ValueError("workers must be >= 1")
+        if self.frame_stride < 1:
+            raise ValueError("frame_stride must be >= 1")
 
 
 @dataclass(frozen=True)
@@ -81,18 +85,23 @@ def record_episode(job: Job, cfg: DemoConfig) -> dict[str, Any]:
     sigma = np.array([cfg.noise_pos] * 3 + [cfg.noise_rot] * 3 + [0.0])
     for attempt in range(cfg.max_attempts):
         seed = job.seed + attempt * 1_000_003
+        env.unwrapped.render_images = True
         obs, _ = env.reset(seed=seed)
         expert.reset()
-        frames: dict[str, list] = {"agentview": [], "wrist": [], "state": [], "actions": [], "executed": []}
+        frames: dict[str, list] = {k: [] for k in ("agentview", "wrist", "state", "actions", "executed", "steps")}
         success, t0 = False, time.time()
-        for _ in range(env.unwrapped.max_episode_steps):
+        for t in range(env.unwrapped.max_episode_steps):
             action = expert.select_action(obs)
             executed = action + rng.normal(0.0, 1.0, 7) * sigma if job.noisy else action
             executed = np.clip(executed, -1.0, 1.0)
-            for key in ("agentview", "wrist", "state"):
-                frames[key].append(obs[key])
+            if t % cfg.frame_stride == 0:
+                for key in ("agentview", "wrist"):
+                    frames[key].append(obs[key])
+                frames["steps"].append(t)
+            frames["state"].append(obs["state"])
             frames["actions"].append(action)
             frames["executed"].append(executed)
+            env.unwrapped.render_images = (t + 1) % cfg.frame_stride == 0  # the next obs is step t + 1
             obs, _, terminated, truncated, info = env.step(executed)
             if terminated or truncated:
                 success = bool(info["is_success"])
@@ -135,6 +144,7 @@ def _write(cfg: DemoConfig, ep: dict[str, Any]) -> None:
         )
         g.create_dataset("obs/eye_in_hand_rgb", data=ep["wrist"], compression="lzf", chunks=(1, *ep["wrist"].shape[1:]))
         g.create_dataset("obs/state", data=ep["state"].astype(np.float32))
+        g.create_dataset("obs_steps", data=ep["steps"].astype(np.int32))  # the steps that have images
         rewards = np.zeros(n, np.float32)
         rewards[-1] = 1.0
         g.create_dataset("rewards", data=rewards)
@@ -224,6 +234,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--noise-pos", type=float, default=d.noise_pos, help="DART noise std on position actions")
     p.add_argument("--noise-rot", type=float, default=d.noise_rot, help="DART noise std on rotation actions")
     p.add_argument("--image-size", type=int, default=d.image_size)
+    p.add_argument("--frame-stride", type=int, default=d.frame_stride, help="store images every k-th step")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--workers", type=int, default=d.workers)
     p.add_argument("--out", default=d.out)
@@ -237,6 +248,7 @@ def main(argv: list[str] | None = None) -> None:
             noise_pos=a.noise_pos,
             noise_rot=a.noise_rot,
             image_size=a.image_size,
+            frame_stride=a.frame_stride,
             seed=a.seed,
             workers=a.workers,
             out=a.out,

@@ -17,6 +17,8 @@ def rollout(env: gym.Env, policy: Policy, seed: int, init_state: int, video: lis
     A policy or simulator exception ends the episode as a failure with its reason recorded.
     """
     t0 = time.perf_counter()
+    u = env.unwrapped
+    render = u.render_images  # what the env was built for; steps whose images nobody reads skip rendering
     obs, info = env.reset(seed=seed, options={"init_state": init_state})
     steps, success, error, latencies = 0, False, None, []
     try:
@@ -25,6 +27,7 @@ def rollout(env: gym.Env, policy: Policy, seed: int, init_state: int, video: lis
             tc = time.perf_counter()
             action = policy.select_action(obs)
             latencies.append(time.perf_counter() - tc)
+            u.render_images = render and (video is not None or policy.needs_images_next())
             obs, _, terminated, truncated, info = env.step(np.asarray(action))
             steps += 1
             if video is not None:
@@ -34,6 +37,8 @@ def rollout(env: gym.Env, policy: Policy, seed: int, init_state: int, video: lis
                 break
     except Exception as e:  # recorded, not swallowed: the reason goes into the episode record
         error = f"{type(e).__name__}: {e}"
+    finally:
+        u.render_images = render
     return {
         "init_state": init_state,
         "seed": seed,
@@ -42,4 +47,5 @@ def rollout(env: gym.Env, policy: Policy, seed: int, init_state: int, video: lis
         "error": error,
         "episode_s": round(time.perf_counter() - t0, 3),
         "policy_ms_median": round(1e3 * float(np.median(latencies)), 3) if latencies else None,
+        **policy.episode_stats(),
     }

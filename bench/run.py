@@ -42,6 +42,7 @@ class RunConfig:
     image_size: int = 128
     out: str = "results"
     video: bool = False
+    checkpoint: str | None = None  # teacher/student weights folder (default: the committed one)
 
     def __post_init__(self) -> None:
         if self.policy not in POLICIES:
@@ -69,16 +70,24 @@ def records_path(cfg: RunConfig, suite: str) -> Path:
     return Path(cfg.out) / "episodes" / cfg.policy / f"{suite}.jsonl"
 
 
+def policy_kwargs(cfg: RunConfig) -> dict[str, Any]:
+    """Keyword arguments of the policy factory chosen on the command line."""
+    return {"checkpoint": cfg.checkpoint} if cfg.checkpoint else {}
+
+
 def _episode(job: tuple[RunConfig, str, int, int]) -> dict[str, Any]:
     from bench.rollout import rollout
     from policies import make_policy
+    from policies.registry import policy_env_kwargs
 
     cfg, suite, task_id, k = job
 
     def build() -> tuple[Any, Any]:
         images = getattr(POLICIES[cfg.policy], "needs_images", True) or cfg.video
-        env = envs.make_env(suite, task_id, image_size=cfg.image_size, render_images=images)
-        return env, make_policy(cfg.policy, env)
+        kw = policy_kwargs(cfg)
+        env_kw = {"image_size": cfg.image_size, **policy_env_kwargs(cfg.policy, **kw)}
+        env = envs.make_env(suite, task_id, render_images=images, **env_kw)
+        return env, make_policy(cfg.policy, env, **kw)
 
     env, policy = _CACHE.get((cfg.policy, suite, task_id, cfg.image_size, cfg.video), build)
     frames: list | None = [] if cfg.video else None
@@ -187,6 +196,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--image-size", type=int, default=d.image_size)
     p.add_argument("--out", default=d.out)
     p.add_argument("--video", action="store_true", help="save an mp4 per episode under <out>/videos")
+    p.add_argument("--checkpoint", default=None, help="weights folder for teacher/student (default: committed)")
     a = vars(p.parse_args(argv))
     try:
         cfg = RunConfig(**a)

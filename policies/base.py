@@ -21,3 +21,11 @@ class Policy(ABC):
 
     @abstractmethod
     def select_action(self, obs: dict[str, Any]) -> np.ndarray: ...
+
+    def needs_images_next(self) -> bool:
+        """Whether the next ``select_action`` reads the camera images (False lets the env skip rendering)."""
+        return True
+
+    def episode_stats(self) -> dict[str, Any]:
+        """Extra per-episode figures (model calls, latencies, routing) for the episode record."""
+        return {}

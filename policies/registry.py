@@ -39,3 +39,27 @@ def _expert(env: gym.Env, **kwargs: Any) -> Policy:
 
 
 _expert.needs_images = False  # privileged state only: evaluation skips rendering
+
+
+@register_policy("teacher")
+def _teacher(env: gym.Env, checkpoint: str | None = None, **kwargs: Any) -> Policy:
+    from policies.vla.policy import load_teacher
+
+    return load_teacher(checkpoint, **kwargs)
+
+
+def _teacher_env_kwargs(checkpoint: str | None = None, **_: Any) -> dict[str, Any]:
+    from policies.vla.checkpoint import CONFIG
+    from policies.vla.config import VLAConfig
+    from policies.vla.policy import DEFAULT_TEACHER
+
+    return {"image_size": VLAConfig.load(f"{checkpoint or DEFAULT_TEACHER}/{CONFIG}").image_size}
+
+
+_teacher.env_kwargs = _teacher_env_kwargs  # the env must render at the size the model was trained on
+
+
+def policy_env_kwargs(name: str, **kwargs: Any) -> dict[str, Any]:
+    """Env settings a registered policy requires (e.g. the image size it was trained on)."""
+    fn = getattr(POLICIES[name], "env_kwargs", None)
+    return fn(**kwargs) if fn else {}

@@ -1,0 +1,222 @@
+"""Train the teacher VLA on cached demonstration features (multi-task over whole suites).
+
+Usage:
+    python -m bench.demos --suite libero_spatial libero_object --episodes-per-task 40 --image-size 96 --frame-stride 2
+    python -m policies.vla.features
+    python -m policies.train --suite libero_spatial libero_object robosuite --steps 6000 --out runs/teacher
+    # exports checkpoints/teacher (float16 safetensors + config.json) when done; rerun to resume
+
+Checkpoints (model, optimiser, schedule, RNG) go to ``<out>/last.pt`` every ``--ckpt-every`` steps and
+an interrupted run resumes from there; the log of train/validation losses is ``<out>/log.jsonl``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from policies.vla.checkpoint import save_vla
+from policies.vla.config import VLAConfig
+from policies.vla.data import FrameSet, load_frames
+from policies.vla.model import VLA
+
+
+@dataclass
+class TrainConfig:
+    features: str = "data/features"
+    suites: list[str] = field(default_factory=lambda: ["libero_spatial", "libero_object", "robosuite"])
+    out: str = "runs/teacher"
+    export: str = "checkpoints/teacher"
+    steps: int = 6000
+    batch_size: int = 64
+    lr: float = 3e-4
+    weight_decay: float = 0.01
+    warmup: int = 200
+    state_noise: float = 0.1  # Gaussian noise on the normalised proprio (robustness to drift)
+    val_every: int = 10  # every 10th demo of each task is held out
+    eval_every: int = 500
+    ckpt_every: int = 250
+    seed: int = 0
+    threads: int = 2
+    device: str = "auto"  # auto: cuda when available, else cpu
+    bf16: bool = True
+    model: VLAConfig = field(default_factory=VLAConfig)
+
+    def __post_init__(self) -> None:
+        if self.steps < 1 or self.batch_size < 1:
+            raise ValueError("steps and batch_size must be >= 1")
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def fit_normalisation(model: VLA, train: FrameSet) -> None:
+    """Per-dimension mean/std of proprio and of the arm actions; the gripper command stays in [-1, 1]."""
+    model.state_mean.copy_(train.state.mean(0))
+    model.state_std.copy_(train.state.std(0).clamp(min=1e-3))
+    acts = train.chunk[:, 0]
+    model.action_mean[:6] = acts[:, :6].mean(0)
+    model.action_std[:6] = acts[:, :6].std(0).clamp(min=1e-3)
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    if step < cfg.warmup:
+        return (step + 1) / cfg.warmup
+    progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def action_loss(model: VLA, batch: tuple, device: torch.device, cfg: TrainConfig, noise: bool) -> torch.Tensor:
+    feats, lang, state, chunk = (t.to(device, non_blocking=True) for t in batch)
+    if noise and cfg.state_noise > 0:
+        state = state + torch.randn_like(state) * cfg.state_noise * model.state_std
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+        pred = model(feats, lang, state)
+    return (pred.float() - model.normalise_actions(chunk)).abs().mean()
+
+
+@torch.no_grad()
+def validate(model: VLA, val: FrameSet, device: torch.device, cfg: TrainConfig, max_frames: int = 4096) -> float:
+    model.eval()
+    g = torch.Generator().manual_seed(1)
+    idx = torch.randperm(len(val), generator=g)[:max_frames]
+    losses = [
+        action_loss(model, val.batch(idx[i : i + 256]), device, cfg, noise=False).item() * len(idx[i : i + 256])
+        for i in range(0, len(idx), 256)
+    ]
+    model.train()
+    return sum(losses) / len(idx)
+
+
+def save_checkpoint(path: Path, model: VLA, opt: torch.optim.Optimizer, step: int, wall: float) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(
+        {
+            "model": model.state_dict(),
+            "opt": opt.state_dict(),
+            "step": step,
+            "wall": wall,
+            "rng": torch.get_rng_state(),
+        },
+        tmp,
+    )
+    os.replace(tmp, path)
+
+
+def train(cfg: TrainConfig) -> VLA:
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    device = pick_device(cfg.device)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
+    t_load = time.time()
+    trainset = load_frames(cfg.features, cfg.suites, cfg.model.chunk, "train", cfg.val_every)
+    valset = load_frames(cfg.features, cfg.suites, cfg.model.chunk, "val", cfg.val_every)
+    print(
+        f"{len(trainset)} train / {len(valset)} val frames, {len(trainset.lang)} tasks, "
+        f"loaded in {time.time() - t_load:.0f} s"
+    )
+    model = VLA(cfg.model).to(device)
+    fit_normalisation(model, trainset)
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "pos" not in n and "queries" not in n]
+    other = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "pos" not in n and "queries" not in n)]
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": other, "weight_decay": 0.0}], lr=cfg.lr
+    )
+    step, wall = 0, 0.0
+    ckpt = out / "last.pt"
+    if ckpt.exists():
+        state = torch.load(ckpt, map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        step, wall = state["step"], state["wall"]
+        torch.set_rng_state(state["rng"])
+        print(f"resumed from {ckpt} at step {step}")
+    model.train()
+    log = (out / "log.jsonl").open("a")
+    bar = tqdm(total=cfg.steps, initial=step, desc="train", unit="step")
+    t0 = time.time() - wall
+    while step < cfg.steps:
+        for group in opt.param_groups:
+            group["lr"] = cfg.lr * lr_at(step, cfg)
+        idx = torch.randint(len(trainset), (cfg.batch_size,))
+        loss = action_loss(model, trainset.batch(idx), device, cfg, noise=True)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        step += 1
+        bar.update()
+        bar.set_postfix(loss=f"{loss.item():.4f}")
+        row = {"step": step, "loss": round(loss.item(), 5), "lr": group["lr"], "wall": round(time.time() - t0, 1)}
+        if step % cfg.eval_every == 0 or step == cfg.steps:
+            row["val_loss"] = round(validate(model, valset, device, cfg), 5)
+            tqdm.write(f"step {step}: train {loss.item():.4f} val {row['val_loss']:.4f}")
+        if step % 10 == 0 or "val_loss" in row:
+            log.write(json.dumps(row) + "\n")
+            log.flush()
+        if step % cfg.ckpt_every == 0 or step == cfg.steps:
+            save_checkpoint(ckpt, model, opt, step, time.time() - t0)
+    bar.close()
+    wall = time.time() - t0
+    meta = {
+        "steps": step,
+        "train_wall_s": round(wall, 1),
+        "device": str(device),
+        "train_frames": len(trainset),
+        "val_frames": len(valset),
+        "val_loss": validate(model, valset, device, cfg),
+        "tasks": [list(k) for k in trainset.task_keys],
+        "train_config": asdict(cfg),
+    }
+    save_vla(model.cpu(), cfg.export, meta)
+    print(f"exported {cfg.export} after {step} steps, {wall / 60:.1f} min; val loss {meta['val_loss']:.4f}")
+    return model
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    d = TrainConfig()
+    for f in fields(TrainConfig):
+        if f.name == "model":
+            continue
+        flag = "--" + ("suite" if f.name == "suites" else f.name.replace("_", "-"))
+        default = getattr(d, f.name)
+        if isinstance(default, bool):
+            p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=default)
+        elif isinstance(default, list):
+            p.add_argument(flag, dest=f.name, nargs="+", default=default)
+        else:
+            p.add_argument(flag, dest=f.name, type=type(default), default=default)
+    m = VLAConfig()
+    for f in fields(VLAConfig):
+        if isinstance(getattr(m, f.name), (int, str)) and f.name not in ("image_feature_dim", "text_feature_dim"):
+            p.add_argument(
+                "--" + f.name.replace("_", "-"),
+                dest="model_" + f.name,
+                type=type(getattr(m, f.name)),
+                default=getattr(m, f.name),
+            )
+    a = vars(p.parse_args(argv))
+    model_kw = {k[len("model_") :]: a.pop(k) for k in list(a) if k.startswith("model_")}
+    try:
+        cfg = TrainConfig(**a, model=VLAConfig(**model_kw))
+    except ValueError as e:
+        p.error(str(e))
+    train(cfg)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""Teacher checkpoints: ``model.safetensors`` (float16) + ``config.json`` in one folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from policies.vla.config import VLAConfig
+from policies.vla.model import VLA
+
+WEIGHTS, CONFIG, META = "model.safetensors", "config.json", "train.json"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint folder that is missing, truncated or does not match its config."""
+
+
+def save_vla(model: VLA, folder: str | Path, meta: dict[str, Any] | None = None) -> Path:
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().to("cpu", torch.float16).contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(folder / WEIGHTS))
+    model.cfg.save(folder / CONFIG)
+    if meta is not None:
+        (folder / META).write_text(json.dumps(meta, indent=2) + "\n")
+    return folder
+
+
+def load_state(folder: str | Path) -> tuple[VLAConfig, dict[str, torch.Tensor]]:
+    folder = Path(folder)
+    for name in (WEIGHTS, CONFIG):
+        if not (folder / name).exists():
+            raise CheckpointError(f"checkpoint {folder}: {name} is missing")
+    try:
+        cfg = VLAConfig.load(folder / CONFIG)
+    except (json.JSONDecodeError, TypeError, ValueError) as e:
+        raise CheckpointError(f"checkpoint {folder}: bad {CONFIG} ({e})") from None
+    try:
+        state = load_file(str(folder / WEIGHTS))
+    except (SafetensorError, OSError) as e:
+        raise CheckpointError(
+            f"checkpoint {folder}: cannot read {WEIGHTS} ({e}); re-export or re-download it"
+        ) from None
+    return cfg, state
+
+
+def load_vla(folder: str | Path) -> VLA:
+    """Builds the model from ``config.json`` and loads the weights (float32), with clear errors."""
+    cfg, state = load_state(folder)
+    model = VLA(cfg)
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    bad = [k for k in expected if k in state and state[k].shape != expected[k].shape]
+    if missing or unexpected or bad:
+        raise CheckpointError(
+            f"checkpoint {folder}: weights do not match config.json "
+            f"(missing {missing[:3]}, unexpected {unexpected[:3]}, wrong shape {bad[:3]})"
+        )
+    model.load_state_dict({k: v.float() for k, v in state.items()})
+    return model.eval()

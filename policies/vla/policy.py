@@ -1,0 +1,108 @@
+"""The teacher VLA as a registered policy: action chunks executed open-loop.
+
+Every ``exec_steps`` env steps (8 by default, the whole chunk) the policy encodes both camera images,
+runs the model once and queues the predicted actions; the steps in between replay the queue without
+looking at the observation (no temporal ensembling: it would need a model call per step, about 8x the
+compute, for no gain seen in the prototype). The instruction is encoded once per distinct instruction.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from policies.base import Policy
+from policies.vla.checkpoint import load_vla
+from policies.vla.config import CAMERAS
+from policies.vla.encoders import image_encoder, text_encoder
+from policies.vla.model import VLA
+
+DEFAULT_TEACHER = Path(__file__).resolve().parents[2] / "checkpoints" / "teacher"
+
+
+class VLAPolicy(Policy):
+    """Wraps a ``VLA`` (teacher or student) behind ``reset`` / ``select_action``."""
+
+    name = "teacher"
+
+    def __init__(self, model: VLA, threads: int | None = None) -> None:
+        self.model = model.eval()
+        self.cfg = model.cfg
+        self.threads = threads
+        self.images = image_encoder()
+        self.text = text_encoder()
+        self._lang: dict[str, torch.Tensor] = {}
+        self.queue: deque[np.ndarray] = deque()
+        self.call_ms: list[float] = []  # latency of each model call (queue replays excluded)
+        self.keeps: list[list[int]] = []  # trunk layers executed at each call
+
+    def reset(self) -> None:
+        self.queue.clear()
+        self.call_ms = []
+        self.keeps = []
+
+    def needs_images_next(self) -> bool:
+        """Whether the next ``select_action`` looks at the images (a new chunk is predicted)."""
+        return not self.queue
+
+    def lang(self, instruction: str) -> torch.Tensor:
+        if instruction not in self._lang:
+            self._lang[instruction] = self.text([instruction])
+        return self._lang[instruction]
+
+    def layer_mask(self, tokens: torch.Tensor) -> Sequence[bool] | None:
+        """Which trunk layers run for this call (None: all). Students override this."""
+        return None
+
+    @torch.inference_mode()
+    def predict(self, obs: dict[str, Any]) -> np.ndarray:
+        """One model call: (chunk, 7) unnormalised actions."""
+        for key in CAMERAS:
+            if obs[key].shape[0] != self.cfg.image_size:
+                raise ValueError(
+                    f"{key} image is {obs[key].shape[0]} px but the model was trained on {self.cfg.image_size} px; "
+                    f"make the env with image_size={self.cfg.image_size}"
+                )
+        imgs = torch.from_numpy(np.stack([obs[k] for k in CAMERAS]))
+        feats = self.images(imgs).unsqueeze(0)  # (1, cams, 1280, h, w)
+        state = torch.from_numpy(np.asarray(obs["state"], np.float32)).unsqueeze(0)
+        tokens = self.model.embed(feats, self.lang(obs["instruction"]), state)
+        keep = self.layer_mask(tokens)
+        if keep is not None:
+            self.keeps.append([int(k) for k in keep])
+        actions = self.model.unnormalise_actions(self.model.decode(self.model.run_trunk(tokens, keep)))
+        return actions[0].float().numpy()
+
+    def select_action(self, obs: dict[str, Any]) -> np.ndarray:
+        if not self.queue:
+            prev = torch.get_num_threads()
+            if self.threads:
+                torch.set_num_threads(self.threads)
+            t0 = time.perf_counter()
+            chunk = self.predict(obs)
+            self.call_ms.append(1e3 * (time.perf_counter() - t0))
+            if self.threads:
+                torch.set_num_threads(prev)
+            self.queue.extend(chunk[: self.cfg.exec_steps])
+        return np.clip(self.queue.popleft(), -1.0, 1.0)
+
+    def episode_stats(self) -> dict[str, Any]:
+        """Per-episode figures for the episode record."""
+        stats: dict[str, Any] = {
+            "model_calls": len(self.call_ms),
+            "call_ms_median": round(float(np.median(self.call_ms)), 3) if self.call_ms else None,
+        }
+        if self.keeps:
+            stats["layer_fraction"] = round(float(np.mean(self.keeps)), 4)
+            stats["keeps"] = ["".join(map(str, k)) for k in self.keeps]
+        return stats
+
+
+def load_teacher(checkpoint: str | Path | None = None, **kwargs: Any) -> VLAPolicy:
+    return VLAPolicy(load_vla(checkpoint or DEFAULT_TEACHER), **kwargs)
