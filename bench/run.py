@@ -12,6 +12,7 @@ with env seed ``seed + 1000 * task_id + k``. One JSON line per episode is append
 from __future__ import annotations
 
 import argparse
+import statistics
 import subprocess
 import sys
 import time
@@ -42,6 +43,7 @@ class RunConfig:
     image_size: int = 128
     out: str = "results"
     video: bool = False
+    cost: bool = True  # VLA policies: FLOPs and batch-1 latency per call after the episodes
     checkpoint: str | None = None  # teacher/student weights folder (default: the committed one)
 
     def __post_init__(self) -> None:
@@ -184,6 +186,46 @@ def summary_table(records: list[dict[str, Any]]) -> str:
     return "\n".join(rows)
 
 
+def measure_cost(cfg: RunConfig) -> dict[str, Any] | None:
+    """FLOPs per call and the trunk's share of per-call time, on a real first observation.
+
+    Only for policies with a ``model`` (the VLAs); written to ``<out>/cost/<policy>.json``.
+    """
+    import json
+
+    from bench import cost
+    from policies import make_policy
+    from policies.registry import policy_env_kwargs
+
+    kw = policy_kwargs(cfg)
+    suite = cfg.suites[0]
+    task = cfg.tasks[0] if cfg.tasks else 0
+    env = envs.make_env(suite, task, **{"image_size": cfg.image_size, **policy_env_kwargs(cfg.policy, **kw)})
+    try:
+        policy = make_policy(cfg.policy, env, **kw)
+        if not hasattr(policy, "model"):
+            return None
+        obs = [env.reset(seed=cfg.seed + k, options={"init_state": k})[0] for k in range(4)]
+    finally:
+        env.close()
+    result = {"policy": cfg.policy, "suite": suite, "task_id": task, **cost.flops(policy, obs[0])}
+    result.update(cost.latency({cfg.policy: policy}, obs, calls=60, warmup=10, threads=2)[cfg.policy])
+    result["threads"] = 2
+    path = Path(cfg.out) / "cost" / f"{cfg.policy}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def format_cost(c: dict[str, Any]) -> str:
+    return (
+        f"FLOPs per call: {c['gflops_call']:.3f} GFLOP whole, {c['gflops_trunk']:.3f} GFLOP trunk "
+        f"({100 * c['trunk_flops_share']:.1f}%); instruction encoding {c['gflops_instruction']:.3f} GFLOP once per "
+        f"episode\nlatency per call (batch 1, {c['threads']} threads, median of {c['calls']}): {c['call_ms']:.1f} ms "
+        f"whole, {c['trunk_ms']:.1f} ms trunk: trunk share of time {100 * c['trunk_time_share']:.1f}%"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     d = RunConfig()
@@ -196,6 +238,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--image-size", type=int, default=d.image_size)
     p.add_argument("--out", default=d.out)
     p.add_argument("--video", action="store_true", help="save an mp4 per episode under <out>/videos")
+    p.add_argument("--no-cost", dest="cost", action="store_false", help="skip the FLOPs/latency measurement")
     p.add_argument("--checkpoint", default=None, help="weights folder for teacher/student (default: committed)")
     a = vars(p.parse_args(argv))
     try:
@@ -210,6 +253,13 @@ def main(argv: list[str] | None = None) -> None:
         write_summary(cfg, records)
     where = Path(cfg.out) / "episodes" / cfg.policy
     print(f"{len(records)} episodes; wall time {time.time() - t0:.0f} s; records in {where}")
+    calls = [r["call_ms_median"] for r in records if r.get("call_ms_median") is not None]
+    if calls:
+        print(f"median model-call latency inside the episodes: {statistics.median(calls):.1f} ms")
+    if cfg.cost:
+        c = measure_cost(cfg)
+        if c:
+            print(format_cost(c))
 
 
 if __name__ == "__main__":

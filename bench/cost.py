@@ -1,0 +1,117 @@
+"""Per-call cost of VLA policies: FLOPs (torch ``FlopCounterMode``) and batch-1 CPU latency.
+
+FLOPs are counted on the real forward pass of one policy call (both camera encoders, token
+embedding, the trunk layers that run, the action head); the instruction is encoded once per episode
+and reported separately. ``FlopCounterMode`` does not count CPU sdpa
+(``aten._scaled_dot_product_flash_attention_for_cpu``); it is mapped to torch's own sdpa formula.
+
+Latency: policies measured in one process with ``torch.set_num_threads`` fixed, interleaved call by
+call after warm-up, medians of many calls at batch 1; the trunk alone and the whole call are timed
+separately. Compare ratios, not absolute times across runs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
+
+from policies.vla.config import CAMERAS
+from policies.vla.policy import VLAPolicy
+
+aten = torch.ops.aten
+
+
+def _cpu_sdpa_flops(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
+    return sdpa_flop_count(query_shape, key_shape, value_shape)
+
+
+SDPA_MAPPING = {aten._scaled_dot_product_flash_attention_for_cpu: _cpu_sdpa_flops}
+
+
+def count_flops(fn, *args: Any) -> int:
+    with FlopCounterMode(display=False, custom_mapping=SDPA_MAPPING) as counter:
+        fn(*args)
+    return int(counter.get_total_flops())
+
+
+def call_parts(policy: VLAPolicy, obs: dict[str, Any]) -> dict[str, Any]:
+    """The pieces of one policy call on ``obs``: encoder input, tokens and the layer mask used."""
+    with torch.inference_mode():
+        imgs = torch.from_numpy(np.stack([obs[k] for k in CAMERAS]))
+        feats = policy.images(imgs).unsqueeze(0)
+        state = torch.from_numpy(np.asarray(obs["state"], np.float32)).unsqueeze(0)
+        lang = policy.lang(obs["instruction"])
+        tokens = policy.model.embed(feats, lang, state)
+        keep = policy.layer_mask(tokens)
+    return {"imgs": imgs, "state": state, "lang": lang, "tokens": tokens, "keep": keep}
+
+
+def flops(policy: VLAPolicy, obs: dict[str, Any]) -> dict[str, float]:
+    """GFLOPs of one call (whole and trunk) and of encoding the instruction (once per episode)."""
+    parts = call_parts(policy, obs)
+    m = policy.model
+    policy.images.use_jit = False  # the traced graph hides its ops from FlopCounterMode
+    try:
+        with torch.inference_mode():
+            trunk = count_flops(m.run_trunk, parts["tokens"], parts["keep"])
+            whole = count_flops(_whole_call, policy, parts)
+            text = count_flops(policy.text, [obs["instruction"]])
+    finally:
+        policy.images.use_jit = True
+    keep = parts["keep"]
+    return {
+        "gflops_call": whole / 1e9,
+        "gflops_trunk": trunk / 1e9,
+        "gflops_instruction": text / 1e9,
+        "trunk_flops_share": trunk / whole,
+        "layers_run": len(m.layers) if keep is None else int(sum(keep)),
+    }
+
+
+def _whole_call(policy: VLAPolicy, parts: dict[str, Any], clock: list[float] | None = None) -> torch.Tensor:
+    """One policy call from the raw images; ``clock`` receives the trunk's start and end times."""
+    m = policy.model
+    feats = policy.images(parts["imgs"]).unsqueeze(0)
+    tokens = m.embed(feats, parts["lang"], parts["state"])
+    keep = policy.layer_mask(tokens)
+    if clock is not None:
+        clock.append(time.perf_counter())
+    h = m.run_trunk(tokens, keep)
+    if clock is not None:
+        clock.append(time.perf_counter())
+    return m.unnormalise_actions(m.decode(h))
+
+
+def latency(
+    policies: dict[str, VLAPolicy], obs: Sequence[dict[str, Any]], calls: int = 60, warmup: int = 10, threads: int = 2
+) -> dict[str, dict[str, float]]:
+    """Interleaved medians (ms) of the whole call and of the trunk inside it, per policy, at batch 1.
+
+    The trunk is timed inside the same calls as the whole (router included in the call, not in the
+    trunk), so its share is measured under identical conditions.
+    """
+    prev = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    parts = {name: [call_parts(p, o) for o in obs] for name, p in policies.items()}
+    times: dict[str, dict[str, list[float]]] = {n: {"call": [], "trunk": []} for n in policies}
+    with torch.inference_mode():
+        for i in range(warmup + calls):
+            for name, p in policies.items():
+                clock: list[float] = []
+                t0 = time.perf_counter()
+                _whole_call(p, parts[name][i % len(obs)], clock)
+                t1 = time.perf_counter()
+                if i >= warmup:
+                    times[name]["call"].append(1e3 * (t1 - t0))
+                    times[name]["trunk"].append(1e3 * (clock[1] - clock[0]))
+    torch.set_num_threads(prev)
+    out = {}
+    for name, t in times.items():
+        call, trunk = float(np.median(t["call"])), float(np.median(t["trunk"]))
+        out[name] = {"call_ms": call, "trunk_ms": trunk, "trunk_time_share": trunk / call, "calls": calls}
+    return out

@@ -1,0 +1,175 @@
+"""Teacher VLA: model, checkpoints, data, policy chunking, FLOP counting, training with resume."""
+
+from __future__ import annotations
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from bench.cost import count_flops, flops
+from policies.train import TrainConfig, train
+from policies.vla.checkpoint import CheckpointError, load_vla, save_vla
+from policies.vla.config import VLAConfig
+from policies.vla.data import chunk_targets, load_frames
+from policies.vla.model import VLA
+from policies.vla.policy import VLAPolicy
+
+TINY = dict(hidden_size=32, num_layers=3, num_heads=2, intermediate_size=64, image_size=64, chunk=4, exec_steps=4)
+
+
+def tiny(**kw) -> VLA:
+    torch.manual_seed(0)
+    return VLA(VLAConfig(**{**TINY, **kw})).eval()
+
+
+def inputs(b: int = 2):
+    g = torch.Generator().manual_seed(1)
+    return torch.randn(b, 2, 1280, 2, 2, generator=g), torch.randn(b, 384, generator=g), torch.randn(b, 18, generator=g)
+
+
+@pytest.mark.parametrize("trunk_type", ["llama", "qwen2"])
+def test_trunk_types_build_and_attend_both_ways(trunk_type: str) -> None:
+    m = tiny(trunk_type=trunk_type)
+    assert m(*inputs()).shape == (2, 4, 7)
+    x = torch.randn(1, m.cfg.num_tokens, 32)
+    y = x.clone()
+    y[0, -1] += 1.0  # a change in the last token must reach the first: bidirectional attention
+    assert (m.run_trunk(x)[0, 0] - m.run_trunk(y)[0, 0]).abs().max() > 1e-4
+
+
+def test_unknown_trunk_type_is_a_clear_error() -> None:
+    with pytest.raises(ValueError):
+        VLA(VLAConfig(**{**TINY, "trunk_type": "no-such-model"}))
+
+
+def test_skipped_layers_are_identity_and_not_run() -> None:
+    m = tiny()
+    x = torch.randn(1, m.cfg.num_tokens, 32)
+    ran = []
+    for i, layer in enumerate(m.layers):
+        layer.register_forward_hook(lambda *_, i=i: ran.append(i))
+    with torch.no_grad():
+        assert torch.equal(m.run_trunk(x, keep=[False] * 3), x)
+        assert ran == []
+        only_middle = m.run_trunk(x, keep=[False, True, False])
+        assert ran == [1]
+        pe = m.position_embeddings(x)
+        assert torch.allclose(only_middle, m.run_layer(1, x, pe))
+
+
+def test_checkpoint_roundtrip_and_errors(tmp_path) -> None:
+    m = tiny()
+    m.action_std.fill_(2.0)
+    save_vla(m, tmp_path / "ck")
+    loaded = load_vla(tmp_path / "ck")
+    assert torch.allclose(loaded(*inputs()), m(*inputs()), atol=2e-2)  # fp16 storage
+    assert torch.equal(loaded.action_std, m.action_std)
+    weights = tmp_path / "ck" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(CheckpointError, match="cannot read"):
+        load_vla(tmp_path / "ck")
+    save_vla(m, tmp_path / "ck2")
+    cfg = json.loads((tmp_path / "ck2" / "config.json").read_text())
+    cfg["num_layers"] = 5
+    (tmp_path / "ck2" / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(CheckpointError, match="do not match"):
+        load_vla(tmp_path / "ck2")
+    with pytest.raises(CheckpointError, match="missing"):
+        load_vla(tmp_path / "nowhere")
+
+
+def test_chunk_targets_pad_with_last_action() -> None:
+    actions = np.arange(5, dtype=np.float32)[:, None].repeat(7, 1)
+    out = chunk_targets(actions, np.array([0, 3]), 4)
+    assert out[:, :, 0].tolist() == [[0, 1, 2, 3], [3, 4, 4, 4]]
+
+
+def obs(size: int = 64) -> dict:
+    rng = np.random.default_rng(0)
+    return {
+        "agentview": rng.integers(0, 255, (size, size, 3), dtype=np.uint8),
+        "wrist": rng.integers(0, 255, (size, size, 3), dtype=np.uint8),
+        "state": np.zeros(18, np.float32),
+        "instruction": "pick up the black bowl",
+    }
+
+
+def test_policy_executes_chunk_open_loop_then_replans() -> None:
+    p = VLAPolicy(tiny(exec_steps=3))
+    p.reset()
+    assert p.needs_images_next()
+    actions = [p.select_action(obs()) for _ in range(7)]
+    assert len(p.call_ms) == 3  # calls at steps 0, 3, 6
+    assert not p.needs_images_next()
+    assert all(a.shape == (7,) and np.all(np.abs(a) <= 1) for a in actions)
+    with pytest.raises(ValueError, match="image_size=64"):
+        p.reset()
+        p.select_action(obs(96))
+
+
+def test_flops_include_cpu_attention() -> None:
+    m = tiny()
+    x = torch.randn(1, m.cfg.num_tokens, 32)
+    with torch.no_grad():
+        with_attn = count_flops(m.run_trunk, x)
+    t, d, n = m.cfg.num_tokens, 32, 3
+    linear = 2 * t * n * (4 * d * d + 3 * d * 64)
+    assert with_attn == pytest.approx(linear + n * 4 * t * t * d, rel=1e-6)  # QK^T and AV: 2 * 2 * t^2 * d
+    f = flops(VLAPolicy(m), obs())
+    assert f["gflops_trunk"] == pytest.approx(with_attn / 1e9, rel=1e-6)
+    assert f["gflops_call"] > f["gflops_trunk"] > 0
+
+
+def write_features(root, suite: str = "libero_spatial", tasks: int = 2, demos: int = 4) -> None:
+    rng = np.random.default_rng(0)
+    for t in range(tasks):
+        path = root / suite / f"task_{t}.hdf5"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with h5py.File(path, "w") as f:
+            f.attrs.update(suite=suite, task_id=t, instruction=f"task {t}")
+            f.create_dataset("lang", data=rng.normal(size=384).astype(np.float32))
+            for d in range(demos):
+                g = f.create_group(f"demo_{d}")
+                g.create_dataset("image_feats", data=rng.normal(size=(10, 2, 1280, 2, 2)).astype(np.float16))
+                g.create_dataset("obs_steps", data=np.arange(0, 20, 2, dtype=np.int32))
+                g.create_dataset("state", data=rng.normal(size=(20, 18)).astype(np.float32))
+                g.create_dataset("actions", data=rng.uniform(-1, 1, (20, 7)).astype(np.float32))
+
+
+def test_load_frames_splits_by_demo(tmp_path) -> None:
+    write_features(tmp_path)
+    train_set = load_frames(tmp_path, ["libero_spatial"], 4, "train", val_every=2)
+    val_set = load_frames(tmp_path, ["libero_spatial"], 4, "val", val_every=2)
+    assert len(train_set) == len(val_set) == 2 * 2 * 10
+    assert train_set.image_feats.shape == (40, 2, 1280, 2, 2) and train_set.chunk.shape == (40, 4, 7)
+    assert train_set.instructions == ["task 0", "task 1"]
+
+
+def test_training_resumes_and_exports(tmp_path) -> None:
+    write_features(tmp_path / "feats")
+    cfg = TrainConfig(
+        features=str(tmp_path / "feats"),
+        suites=["libero_spatial"],
+        out=str(tmp_path / "run"),
+        export=str(tmp_path / "export"),
+        steps=4,
+        batch_size=8,
+        warmup=2,
+        val_every=2,
+        eval_every=2,
+        ckpt_every=2,
+        threads=1,
+        model=VLAConfig(**TINY),
+    )
+    train(cfg)
+    first = load_vla(tmp_path / "export")
+    cfg.steps = 6
+    train(cfg)  # resumes from step 4
+    meta = json.loads((tmp_path / "export" / "train.json").read_text())
+    assert meta["steps"] == 6
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log if "val_loss" in r] == [2, 4, 6]
+    assert not torch.equal(first.queries, load_vla(tmp_path / "export").queries)
