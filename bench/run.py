@@ -59,6 +59,9 @@ class RunConfig:
                 raise ValueError(f"{suite} has 50 official init states per task; episodes_per_task <= 50")
         if self.workers < 1:
             raise ValueError("workers must be >= 1")
+        from policies.registry import policy_env_kwargs
+
+        policy_env_kwargs(self.policy, **policy_kwargs(self))  # checks the checkpoint before any episode
 
 
 def git_commit() -> str:

@@ -49,11 +49,11 @@ def _teacher(env: gym.Env, checkpoint: str | None = None, **kwargs: Any) -> Poli
 
 
 def _teacher_env_kwargs(checkpoint: str | None = None, **_: Any) -> dict[str, Any]:
-    from policies.vla.checkpoint import CONFIG
-    from policies.vla.config import VLAConfig
+    from policies.vla.checkpoint import load_vla
     from policies.vla.policy import DEFAULT_TEACHER
 
-    return {"image_size": VLAConfig.load(f"{checkpoint or DEFAULT_TEACHER}/{CONFIG}").image_size}
+    # loading validates the checkpoint up front (missing, truncated, config mismatch: CheckpointError)
+    return {"image_size": load_vla(checkpoint or DEFAULT_TEACHER).cfg.image_size}
 
 
 _teacher.env_kwargs = _teacher_env_kwargs  # the env must render at the size the model was trained on

@@ -10,6 +10,7 @@ import pytest
 
 from bench import demos
 from bench.records import read_records
+from policies.vla import features
 
 pytestmark = pytest.mark.sim
 
@@ -45,7 +46,18 @@ def test_run_writes_records_and_resumes(tmp_path, capsys):
 
 
 def test_run_bad_input_exits_2(tmp_path):
-    for bad in (["--policy", "nope"], ["--suite", "libero_nope"], ["--tasks", "12"], ["--episodes-per-task", "51"]):
+    truncated = tmp_path / "truncated"
+    truncated.mkdir()
+    (truncated / "config.json").write_text("{}")
+    (truncated / "model.safetensors").write_bytes(b"\x08\x00\x00")
+    for bad in (
+        ["--policy", "nope"],
+        ["--suite", "libero_nope"],
+        ["--tasks", "12"],
+        ["--episodes-per-task", "51"],
+        ["--policy", "teacher", "--checkpoint", str(tmp_path / "missing")],
+        ["--policy", "teacher", "--checkpoint", str(truncated)],
+    ):
         r = subprocess.run(
             [sys.executable, "-m", "bench.run", *bad, "--out", str(tmp_path)], capture_output=True, text=True
         )
@@ -60,6 +72,7 @@ def test_demos_hdf5_layout_and_resume(tmp_path):
         episodes_per_task=2,
         noise_frac=0.5,
         image_size=32,
+        frame_stride=2,
         workers=1,
         out=str(tmp_path),
     )
@@ -71,13 +84,21 @@ def test_demos_hdf5_layout_and_resume(tmp_path):
         assert sorted(data) == ["demo_0", "demo_1"]
         d0, d1 = data["demo_0"], data["demo_1"]
         n = d0.attrs["num_samples"]
-        assert d0["actions"].shape == (n, 7) and d0["obs/agentview_rgb"].shape == (n, 32, 32, 3)
-        assert d0["obs/eye_in_hand_rgb"].shape == (n, 32, 32, 3) and d0["obs/state"].shape[0] == n
+        m = (n + 1) // 2  # images every 2nd step
+        assert d0["actions"].shape == (n, 7) and d0["obs/agentview_rgb"].shape == (m, 32, 32, 3)
+        assert d0["obs/eye_in_hand_rgb"].shape == (m, 32, 32, 3) and d0["obs/state"].shape[0] == n
+        np.testing.assert_array_equal(d0["obs_steps"][:], np.arange(0, n, 2))
+        assert d0["obs/agentview_rgb"][1].std() > 0  # the stored frames were rendered
         assert d0["rewards"][-1] == 1 and bool(d0.attrs["success"])
         assert not d0.attrs["noisy"] and d1.attrs["noisy"]
         np.testing.assert_array_equal(d0["actions"][:], d0["executed_actions"][:])
         assert not np.array_equal(d1["actions"][:], d1["executed_actions"][:])
     assert demos.plan_jobs(cfg) == []  # resume: nothing left to record
+    features.main(["--demos", str(tmp_path), "--out", str(tmp_path / "feats"), "--threads", "1"])
+    with h5py.File(tmp_path / "feats" / "robosuite" / "task_0.hdf5", "r") as f:
+        assert f["lang"].shape == (384,) and f.attrs["instruction"] == "lift the red cube"
+        assert f["demo_0/image_feats"].shape == (m, 2, 1280, 1, 1) and f["demo_0/image_feats"].dtype == np.float16
+        assert f["demo_1/state"].shape[0] == f["demo_1/actions"].shape[0]
 
 
 def test_throughput_compares_both_render_paths():

@@ -35,7 +35,7 @@ def load_state(folder: str | Path) -> tuple[VLAConfig, dict[str, torch.Tensor]]:
     folder = Path(folder)
     for name in (WEIGHTS, CONFIG):
         if not (folder / name).exists():
-            raise CheckpointError(f"checkpoint {folder}: {name} is missing")
+            raise CheckpointError(f"checkpoint {folder}: {name} is missing (train one: python -m policies.train)")
     try:
         cfg = VLAConfig.load(folder / CONFIG)
     except (json.JSONDecodeError, TypeError, ValueError) as e:
