@@ -47,8 +47,7 @@ def call_parts(policy: VLAPolicy, obs: dict[str, Any]) -> dict[str, Any]:
         state = torch.from_numpy(np.asarray(obs["state"], np.float32)).unsqueeze(0)
         lang = policy.lang(obs["instruction"])
         tokens = policy.model.embed(feats, lang, state)
-        keep = policy.layer_mask(tokens)
-    return {"imgs": imgs, "state": state, "lang": lang, "tokens": tokens, "keep": keep}
+    return {"imgs": imgs, "state": state, "lang": lang, "tokens": tokens}
 
 
 def flops(policy: VLAPolicy, obs: dict[str, Any]) -> dict[str, float]:
@@ -58,12 +57,13 @@ def flops(policy: VLAPolicy, obs: dict[str, Any]) -> dict[str, float]:
     policy.images.use_jit = False  # the traced graph hides its ops from FlopCounterMode
     try:
         with torch.inference_mode():
-            trunk = count_flops(m.run_trunk, parts["tokens"], parts["keep"])
+            trunk = count_flops(policy.trunk, parts["tokens"])
             whole = count_flops(_whole_call, policy, parts)
             text = count_flops(policy.text, [obs["instruction"]])
     finally:
         policy.images.use_jit = True
-    keep = parts["keep"]
+    with torch.inference_mode():
+        keep = policy.trunk(parts["tokens"])[1]
     return {
         "gflops_call": whole / 1e9,
         "gflops_trunk": trunk / 1e9,
@@ -78,10 +78,9 @@ def _whole_call(policy: VLAPolicy, parts: dict[str, Any], clock: list[float] | N
     m = policy.model
     feats = policy.images(parts["imgs"]).unsqueeze(0)
     tokens = m.embed(feats, parts["lang"], parts["state"])
-    keep = policy.layer_mask(tokens)
     if clock is not None:
         clock.append(time.perf_counter())
-    h = m.run_trunk(tokens, keep)
+    h = policy.trunk(tokens)[0]
     if clock is not None:
         clock.append(time.perf_counter())
     return m.unnormalise_actions(m.decode(h))
@@ -92,8 +91,8 @@ def latency(
 ) -> dict[str, dict[str, float]]:
     """Interleaved medians (ms) of the whole call and of the trunk inside it, per policy, at batch 1.
 
-    The trunk is timed inside the same calls as the whole (router included in the call, not in the
-    trunk), so its share is measured under identical conditions.
+    The trunk (with the router of a routed student) is timed inside the same calls as the whole, so
+    its share is measured under identical conditions.
     """
     prev = torch.get_num_threads()
     torch.set_num_threads(threads)
@@ -115,3 +114,39 @@ def latency(
         call, trunk = float(np.median(t["call"])), float(np.median(t["trunk"]))
         out[name] = {"call_ms": call, "trunk_ms": trunk, "trunk_time_share": trunk / call, "calls": calls}
     return out
+
+
+def amdahl_bound(trunk_share: float, fraction: float) -> float:
+    """Whole-call speedup reachable by running a fraction f of the trunk: 1 / ((1 - t) + t f)."""
+    return 1.0 / ((1.0 - trunk_share) + trunk_share * fraction)
+
+
+def compare(
+    teacher_flops: dict[str, float],
+    teacher_lat: dict[str, float],
+    student: dict[str, Any],
+    fractions: Sequence[float] | None = None,
+) -> dict[str, float]:
+    """Student vs teacher: FLOP ratios, speedups (ratios of medians) and the Amdahl bound.
+
+    ``fractions``: realised layer fractions per evaluation episode; without them the fraction of the
+    profiled calls is used.
+    """
+    if fractions:
+        f = float(np.mean(fractions))
+    else:
+        f = student["layers_run"] / teacher_flops["layers_run"]
+    t = teacher_lat["trunk_time_share"]
+    return {
+        "layer_fraction": f,
+        "teacher_call_ms": teacher_lat["call_ms"],
+        "teacher_trunk_ms": teacher_lat["trunk_ms"],
+        "teacher_trunk_time_share": t,
+        "teacher_gflops_call": teacher_flops["gflops_call"],
+        "teacher_gflops_trunk": teacher_flops["gflops_trunk"],
+        "trunk_flops_ratio": student["gflops_trunk"] / teacher_flops["gflops_trunk"],
+        "call_flops_ratio": student["gflops_call"] / teacher_flops["gflops_call"],
+        "speedup_trunk": teacher_lat["trunk_ms"] / student["trunk_ms"],
+        "speedup_call": teacher_lat["call_ms"] / student["call_ms"],
+        "amdahl_bound": amdahl_bound(t, f),
+    }

@@ -45,6 +45,7 @@ class RunConfig:
     video: bool = False
     cost: bool = True  # VLA policies: FLOPs and batch-1 latency per call after the episodes
     checkpoint: str | None = None  # teacher/student weights folder (default: the committed one)
+    budget: float | None = None  # routed students: which trained budget
 
     def __post_init__(self) -> None:
         if self.policy not in POLICIES:
@@ -61,7 +62,17 @@ class RunConfig:
             raise ValueError("workers must be >= 1")
         from policies.registry import policy_env_kwargs
 
+        routed = getattr(POLICIES[self.policy], "routed", False)
+        if self.budget is not None and not routed:
+            raise ValueError(f"--budget applies to routed students only, not to {self.policy!r}")
+        if routed and self.budget is None:
+            self.budget = 0.5
         policy_env_kwargs(self.policy, **policy_kwargs(self))  # checks the checkpoint before any episode
+
+    @property
+    def label(self) -> str:
+        """The policy as named in results: routed students carry their budget (``student_b0.5``)."""
+        return self.policy if self.budget is None else f"{self.policy}_b{self.budget:g}"
 
 
 def git_commit() -> str:
@@ -72,12 +83,15 @@ def git_commit() -> str:
 
 
 def records_path(cfg: RunConfig, suite: str) -> Path:
-    return Path(cfg.out) / "episodes" / cfg.policy / f"{suite}.jsonl"
+    return Path(cfg.out) / "episodes" / cfg.label / f"{suite}.jsonl"
 
 
 def policy_kwargs(cfg: RunConfig) -> dict[str, Any]:
     """Keyword arguments of the policy factory chosen on the command line."""
-    return {"checkpoint": cfg.checkpoint} if cfg.checkpoint else {}
+    kw: dict[str, Any] = {"checkpoint": cfg.checkpoint} if cfg.checkpoint else {}
+    if cfg.budget is not None:
+        kw["budget"] = cfg.budget
+    return kw
 
 
 def _episode(job: tuple[RunConfig, str, int, int]) -> dict[str, Any]:
@@ -94,19 +108,20 @@ def _episode(job: tuple[RunConfig, str, int, int]) -> dict[str, Any]:
         env = envs.make_env(suite, task_id, render_images=images, **env_kw)
         return env, make_policy(cfg.policy, env, **kw)
 
-    env, policy = _CACHE.get((cfg.policy, suite, task_id, cfg.image_size, cfg.video), build)
+    env, policy = _CACHE.get((cfg.label, cfg.checkpoint, suite, task_id, cfg.image_size, cfg.video), build)
     frames: list | None = [] if cfg.video else None
     rec = rollout(env, policy, seed=cfg.seed + 1000 * task_id + k, init_state=k, video=frames)
     if frames:
         import imageio
 
-        vpath = Path(cfg.out) / "videos" / cfg.policy / f"{suite}_task{task_id}_init{k}.mp4"
+        vpath = Path(cfg.out) / "videos" / cfg.label / f"{suite}_task{task_id}_init{k}.mp4"
         vpath.parent.mkdir(parents=True, exist_ok=True)
         imageio.mimsave(vpath, frames, fps=20)
     u = env.unwrapped
     return {
         **rec,
-        "policy": cfg.policy,
+        "policy": cfg.label,
+        "budget": cfg.budget,
         "suite": suite,
         "task_id": task_id,
         "instruction": u.instruction,
@@ -128,7 +143,7 @@ def run(cfg: RunConfig) -> list[dict[str, Any]]:
         }
         tasks = cfg.tasks if cfg.tasks is not None else range(envs.get_suite(suite).num_tasks)
         jobs += [(cfg, suite, t, k) for t in tasks for k in range(cfg.episodes_per_task) if (t, k) not in have[suite]]
-    for rec in tqdm(parallel_map(_episode, jobs, cfg.workers), total=len(jobs), desc=cfg.policy, unit="ep"):
+    for rec in tqdm(parallel_map(_episode, jobs, cfg.workers), total=len(jobs), desc=cfg.label, unit="ep"):
         rec.update(commit=commit, config=asdict(cfg), python=sys.version.split()[0])
         append_record(records_path(cfg, rec["suite"]), rec)
         have[rec["suite"]][(rec["task_id"], rec["init_state"])] = rec
@@ -167,7 +182,7 @@ def summary_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
 
 def write_summary(cfg: RunConfig, records: list[dict[str, Any]]) -> Path:
     """Writes ``<out>/summary/<policy>/<suite>.csv`` for each suite evaluated; returns the folder."""
-    folder = Path(cfg.out) / "summary" / cfg.policy
+    folder = Path(cfg.out) / "summary" / cfg.label
     folder.mkdir(parents=True, exist_ok=True)
     frame = summary_frame(records)
     for suite, g in frame.groupby("suite"):
@@ -189,7 +204,7 @@ def summary_table(records: list[dict[str, Any]]) -> str:
     return "\n".join(rows)
 
 
-def measure_cost(cfg: RunConfig) -> dict[str, Any] | None:
+def measure_cost(cfg: RunConfig, fractions: list[float] | None = None) -> dict[str, Any] | None:
     """FLOPs per call and the trunk's share of per-call time, on a real first observation.
 
     Only for policies with a ``model`` (the VLAs); written to ``<out>/cost/<policy>.json``.
@@ -211,22 +226,37 @@ def measure_cost(cfg: RunConfig) -> dict[str, Any] | None:
         obs = [env.reset(seed=cfg.seed + k, options={"init_state": k})[0] for k in range(4)]
     finally:
         env.close()
-    result = {"policy": cfg.policy, "suite": suite, "task_id": task, **cost.flops(policy, obs[0])}
-    result.update(cost.latency({cfg.policy: policy}, obs, calls=60, warmup=10, threads=2)[cfg.policy])
+    result = {"policy": cfg.label, "suite": suite, "task_id": task, **cost.flops(policy, obs[0])}
+    if getattr(policy, "teacher_dir", None) is None:
+        result.update(cost.latency({cfg.label: policy}, obs, calls=60, warmup=10, threads=2)[cfg.label])
+    else:  # a routed student: interleaved with its teacher, speedups as ratios of medians
+        from policies.vla.policy import load_teacher
+
+        teacher = load_teacher(policy.teacher_dir)
+        lat = cost.latency({"teacher": teacher, cfg.label: policy}, obs, calls=60, warmup=10, threads=2)
+        result.update(lat[cfg.label])
+        result.update(cost.compare(cost.flops(teacher, obs[0]), lat["teacher"], result, fractions))
     result["threads"] = 2
-    path = Path(cfg.out) / "cost" / f"{cfg.policy}.json"
+    path = Path(cfg.out) / "cost" / f"{cfg.label}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2) + "\n")
     return result
 
 
 def format_cost(c: dict[str, Any]) -> str:
+    extra = ""
+    if "speedup_call" in c:
+        extra = (
+            f"\nvs teacher: realised fraction {c['layer_fraction']:.3f}, trunk FLOPs {100 * c['trunk_flops_ratio']:.1f}%, "
+            f"trunk speedup {c['speedup_trunk']:.2f}x, whole-call speedup {c['speedup_call']:.2f}x "
+            f"(Amdahl bound {c['amdahl_bound']:.2f}x: {100 * c['speedup_call'] / c['amdahl_bound']:.0f}% of it)"
+        )
     return (
         f"FLOPs per call: {c['gflops_call']:.3f} GFLOP whole, {c['gflops_trunk']:.3f} GFLOP trunk "
         f"({100 * c['trunk_flops_share']:.1f}%); instruction encoding {c['gflops_instruction']:.3f} GFLOP once per "
         f"episode\nlatency per call (batch 1, {c['threads']} threads, median of {c['calls']}): {c['call_ms']:.1f} ms "
         f"whole, {c['trunk_ms']:.1f} ms trunk: trunk share of time {100 * c['trunk_time_share']:.1f}%"
-    )
+    ) + extra
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -241,6 +271,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--image-size", type=int, default=d.image_size)
     p.add_argument("--out", default=d.out)
     p.add_argument("--video", action="store_true", help="save an mp4 per episode under <out>/videos")
+    p.add_argument("--budget", type=float, default=None, help="routed students: the trained budget to load")
     p.add_argument("--no-cost", dest="cost", action="store_false", help="skip the FLOPs/latency measurement")
     p.add_argument("--checkpoint", default=None, help="weights folder for teacher/student (default: committed)")
     a = vars(p.parse_args(argv))
@@ -254,13 +285,13 @@ def main(argv: list[str] | None = None) -> None:
     print(summary_table(records))
     if records:
         write_summary(cfg, records)
-    where = Path(cfg.out) / "episodes" / cfg.policy
+    where = Path(cfg.out) / "episodes" / cfg.label
     print(f"{len(records)} episodes; wall time {time.time() - t0:.0f} s; records in {where}")
     calls = [r["call_ms_median"] for r in records if r.get("call_ms_median") is not None]
     if calls:
         print(f"median model-call latency inside the episodes: {statistics.median(calls):.1f} ms")
     if cfg.cost:
-        c = measure_cost(cfg)
+        c = measure_cost(cfg, [r["layer_fraction"] for r in records if r.get("layer_fraction") is not None])
         if c:
             print(format_cost(c))
 

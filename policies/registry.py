@@ -59,6 +59,44 @@ def _teacher_env_kwargs(checkpoint: str | None = None, **_: Any) -> dict[str, An
 _teacher.env_kwargs = _teacher_env_kwargs  # the env must render at the size the model was trained on
 
 
+def _routed(method: str) -> PolicyFactory:
+    """A routed student (ActDistill: ``student``; baselines under their method name) at one budget."""
+
+    def factory(env: gym.Env, budget: float = 0.5, checkpoint: str | None = None, **kwargs: Any) -> Policy:
+        from distill.checkpoint import load_student
+        from distill.policy import StudentPolicy, student_dir
+
+        return StudentPolicy(load_student(checkpoint or student_dir(method, budget)), **kwargs)
+
+    def env_kwargs(budget: float = 0.5, checkpoint: str | None = None, **_: Any) -> dict[str, Any]:
+        from distill.checkpoint import load_student
+        from distill.policy import available_budgets, student_dir
+
+        if not 0.0 < budget <= 1.0:
+            raise ValueError(f"budget must be in (0, 1], got {budget}")
+        folder = checkpoint or student_dir(method, budget)
+        if checkpoint is None and budget not in available_budgets(method):
+            raise ValueError(
+                f"no {method} student for budget {budget}; trained budgets: {available_budgets(method) or 'none'} "
+                f"(train: python -m distill.run --method {method} --budgets {budget})"
+            )
+        return {"image_size": load_student(folder).vla.cfg.image_size}
+
+    factory.env_kwargs = env_kwargs
+    factory.routed = True
+    return factory
+
+
+for _method, _name in [
+    ("actdistill", "student"),
+    ("nograph", "nograph"),
+    ("truncate", "truncate"),
+    ("uniform", "uniform"),
+    ("random", "random"),
+]:
+    register_policy(_name)(_routed(_method))
+
+
 def policy_env_kwargs(name: str, **kwargs: Any) -> dict[str, Any]:
     """Env settings a registered policy requires (e.g. the image size it was trained on)."""
     fn = getattr(POLICIES[name], "env_kwargs", None)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-import h5py
 import numpy as np
 import pytest
 import torch
+from helpers import TINY, obs, write_features
 
 from bench.cost import count_flops, flops
 from policies.train import TrainConfig, train
@@ -17,7 +17,7 @@ from policies.vla.data import chunk_targets, load_frames
 from policies.vla.model import VLA
 from policies.vla.policy import VLAPolicy
 
-TINY = dict(hidden_size=32, num_layers=3, num_heads=2, intermediate_size=64, image_size=64, chunk=4, exec_steps=4)
+TINY = {**TINY, "num_layers": 3}
 
 
 def tiny(**kw) -> VLA:
@@ -87,16 +87,6 @@ def test_chunk_targets_pad_with_last_action() -> None:
     assert out[:, :, 0].tolist() == [[0, 1, 2, 3], [3, 4, 4, 4]]
 
 
-def obs(size: int = 64) -> dict:
-    rng = np.random.default_rng(0)
-    return {
-        "agentview": rng.integers(0, 255, (size, size, 3), dtype=np.uint8),
-        "wrist": rng.integers(0, 255, (size, size, 3), dtype=np.uint8),
-        "state": np.zeros(18, np.float32),
-        "instruction": "pick up the black bowl",
-    }
-
-
 def test_policy_executes_chunk_open_loop_then_replans() -> None:
     p = VLAPolicy(tiny(exec_steps=3))
     p.reset()
@@ -121,22 +111,6 @@ def test_flops_include_cpu_attention() -> None:
     f = flops(VLAPolicy(m), obs())
     assert f["gflops_trunk"] == pytest.approx(with_attn / 1e9, rel=1e-6)
     assert f["gflops_call"] > f["gflops_trunk"] > 0
-
-
-def write_features(root, suite: str = "libero_spatial", tasks: int = 2, demos: int = 4) -> None:
-    rng = np.random.default_rng(0)
-    for t in range(tasks):
-        path = root / suite / f"task_{t}.hdf5"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with h5py.File(path, "w") as f:
-            f.attrs.update(suite=suite, task_id=t, instruction=f"task {t}")
-            f.create_dataset("lang", data=rng.normal(size=384).astype(np.float32))
-            for d in range(demos):
-                g = f.create_group(f"demo_{d}")
-                g.create_dataset("image_feats", data=rng.normal(size=(10, 2, 1280, 2, 2)).astype(np.float16))
-                g.create_dataset("obs_steps", data=np.arange(0, 20, 2, dtype=np.int32))
-                g.create_dataset("state", data=rng.normal(size=(20, 18)).astype(np.float32))
-                g.create_dataset("actions", data=rng.uniform(-1, 1, (20, 7)).astype(np.float32))
 
 
 def test_load_frames_splits_by_demo(tmp_path) -> None:

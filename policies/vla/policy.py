@@ -56,9 +56,11 @@ class VLAPolicy(Policy):
             self._lang[instruction] = self.text([instruction])
         return self._lang[instruction]
 
-    def layer_mask(self, tokens: torch.Tensor) -> Sequence[bool] | None:
-        """Which trunk layers run for this call (None: all). Students override this."""
-        return None
+    def trunk(self, tokens: torch.Tensor) -> tuple[torch.Tensor, Sequence[bool] | None]:
+        """Runs the trunk; returns the final hidden states and which layers ran (None: all).
+
+        Routed students override this (their router's cost is part of the trunk's)."""
+        return self.model.run_trunk(tokens), None
 
     @torch.inference_mode()
     def predict(self, obs: dict[str, Any]) -> np.ndarray:
@@ -73,10 +75,10 @@ class VLAPolicy(Policy):
         feats = self.images(imgs).unsqueeze(0)  # (1, cams, 1280, h, w)
         state = torch.from_numpy(np.asarray(obs["state"], np.float32)).unsqueeze(0)
         tokens = self.model.embed(feats, self.lang(obs["instruction"]), state)
-        keep = self.layer_mask(tokens)
+        h, keep = self.trunk(tokens)
         if keep is not None:
             self.keeps.append([int(k) for k in keep])
-        actions = self.model.unnormalise_actions(self.model.decode(self.model.run_trunk(tokens, keep)))
+        actions = self.model.unnormalise_actions(self.model.decode(h))
         return actions[0].float().numpy()
 
     def select_action(self, obs: dict[str, Any]) -> np.ndarray:

@@ -1,0 +1,68 @@
+"""Students stored as what differs from the teacher: router weights + the parameters training changed.
+
+Folder layout: ``student.safetensors`` (float16; router and changed teacher tensors) and
+``student.json`` (StudentConfig, the teacher folder it applies to, realised fraction on validation).
+Loading assembles teacher + difference; no probes, graph network or relaxed gates are stored.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from distill.router import RouterConfig
+from distill.student import RoutedVLA, StudentConfig
+from policies.vla.checkpoint import CheckpointError, load_vla
+from policies.vla.model import VLA
+
+WEIGHTS, CONFIG = "student.safetensors", "student.json"
+
+
+def save_student(student: RoutedVLA, teacher: VLA, folder: str | Path, teacher_dir: str, meta: dict[str, Any]) -> Path:
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    base = {k: v.to(torch.float16) for k, v in teacher.state_dict().items()}
+    out = {}
+    for k, v in student.state_dict().items():
+        v16 = v.detach().cpu().to(torch.float16) if v.is_floating_point() else v.detach().cpu()
+        tk = k.removeprefix("vla.")
+        if k.startswith("vla.") and tk in base and torch.equal(base[tk], v16):
+            continue  # unchanged teacher tensor: not stored
+        out[k] = v16.contiguous()
+    save_file(out, str(folder / WEIGHTS))
+    cfg = {"student": asdict(student.cfg), "teacher": teacher_dir, **meta}
+    (folder / CONFIG).write_text(json.dumps(cfg, indent=2) + "\n")
+    return folder
+
+
+def load_student(folder: str | Path, teacher_dir: str | Path | None = None) -> RoutedVLA:
+    folder = Path(folder)
+    for name in (WEIGHTS, CONFIG):
+        if not (folder / name).exists():
+            raise CheckpointError(f"student {folder}: {name} is missing (train students: python -m distill.run)")
+    raw = json.loads((folder / CONFIG).read_text())
+    scfg = dict(raw["student"])
+    scfg["router"] = RouterConfig(**scfg["router"])
+    cfg = StudentConfig(**scfg)
+    teacher_path = Path(teacher_dir) if teacher_dir else (folder / raw["teacher"]).resolve()
+    teacher = load_vla(teacher_path)
+    student = RoutedVLA(copy.deepcopy(teacher), cfg)
+    try:
+        diff = load_file(str(folder / WEIGHTS))
+    except (SafetensorError, OSError) as e:
+        raise CheckpointError(f"student {folder}: cannot read {WEIGHTS} ({e})") from None
+    state = student.state_dict()
+    bad = [k for k in diff if k not in state or state[k].shape != diff[k].shape]
+    if bad:
+        raise CheckpointError(f"student {folder}: weights do not match the teacher/config ({bad[:3]})")
+    state.update({k: v.to(state[k].dtype) for k, v in diff.items()})
+    student.load_state_dict(state)
+    student.teacher_dir = str(teacher_path)
+    return student.eval()

@@ -1,0 +1,87 @@
+"""Run/skip gates for the trunk layers of a routed student.
+
+Two router inputs (``RouterConfig.kind``):
+- ``"hidden"`` (ours): before layer i a tiny MLP reads the current hidden state (mean of the
+  action-query tokens and mean of the context tokens) and decides run or skip;
+- ``"input"`` (the authors' code): all gates at once from the input embeddings (vision and
+  text/proprio tokens projected, layer-normed, mean- and max-pooled, one linear layer).
+Training uses Gumbel-sigmoid gates with a straight-through hard decision on the residual branch,
+h <- h + g * (layer(h) - h), so training sees what inference does (a skipped layer is the identity).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass
+class RouterConfig:
+    kind: str = "hidden"  # "hidden" | "input"
+    hidden: int = 64
+    init_bias: float = 2.0  # gates start open: the student starts as the teacher
+    tau: float = 1.0  # Gumbel-sigmoid temperature
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("hidden", "input"):
+            raise ValueError(f"router kind must be 'hidden' or 'input', got {self.kind!r}")
+
+
+def gumbel_sigmoid(logits: torch.Tensor, tau: float, hard: bool = True) -> torch.Tensor:
+    """Relaxed Bernoulli sample; with ``hard`` the forward value is 0/1 and the gradient the relaxed one."""
+    u = torch.rand_like(logits).clamp(1e-6, 1 - 1e-6)
+    soft = torch.sigmoid((logits + torch.log(u) - torch.log1p(-u)) / tau)
+    if not hard:
+        return soft
+    return (soft > 0.5).to(soft.dtype) + soft - soft.detach()
+
+
+class HiddenRouter(nn.Module):
+    """One gate MLP per layer on the current hidden state."""
+
+    kind = "hidden"
+
+    def __init__(self, d: int, num_layers: int, chunk: int, cfg: RouterConfig) -> None:
+        super().__init__()
+        self.chunk = chunk
+        self.gates = nn.ModuleList(
+            nn.Sequential(nn.LayerNorm(2 * d), nn.Linear(2 * d, cfg.hidden), nn.GELU(), nn.Linear(cfg.hidden, 1))
+            for _ in range(num_layers)
+        )
+        for g in self.gates:
+            nn.init.constant_(g[-1].bias, cfg.init_bias)
+
+    def logit(self, i: int, h: torch.Tensor) -> torch.Tensor:
+        """(B, T, d) -> (B,) run logit of layer i."""
+        pooled = torch.cat([h[:, -self.chunk :].mean(1), h[:, : -self.chunk].mean(1)], dim=-1)
+        return self.gates[i](pooled.to(self.gates[i][1].weight.dtype)).squeeze(-1)
+
+
+class InputRouter(nn.Module):
+    """All layer logits from the input embeddings at once (the authors' router)."""
+
+    kind = "input"
+
+    def __init__(self, d: int, num_layers: int, num_visual: int, chunk: int, cfg: RouterConfig) -> None:
+        super().__init__()
+        self.num_visual, self.chunk = num_visual, chunk
+        self.vis = nn.Sequential(nn.Linear(d, cfg.hidden), nn.LayerNorm(cfg.hidden))
+        self.ctx = nn.Sequential(nn.Linear(d, cfg.hidden), nn.LayerNorm(cfg.hidden))
+        self.out = nn.Linear(4 * cfg.hidden, num_layers)
+        nn.init.constant_(self.out.bias, cfg.init_bias)
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Input tokens (B, T, d) -> (B, layers) run logits."""
+        x = x.to(self.out.weight.dtype)
+        v = self.vis(x[:, : self.num_visual])
+        c = self.ctx(x[:, self.num_visual : -self.chunk])  # instruction and proprio tokens
+        pooled = torch.cat([v.mean(1), v.amax(1), c.mean(1), c.amax(1)], dim=-1)
+        return self.out(pooled)
+
+
+def make_router(cfg: RouterConfig, d: int, num_layers: int, num_visual: int, chunk: int) -> nn.Module:
+    if cfg.kind == "hidden":
+        return HiddenRouter(d, num_layers, chunk, cfg)
+    return InputRouter(d, num_layers, num_visual, chunk, cfg)

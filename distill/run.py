@@ -1,0 +1,66 @@
+"""Train ActDistill students (or a baseline) at several routing budgets with one command.
+
+Usage:
+    python -m distill.run --budgets 0.25 0.5 0.75                      # ActDistill (DAG graph, hidden-state router)
+    python -m distill.run --budgets 0.5 --graph token --router input   # the authors' variant
+    python -m distill.run --budgets 0.5 --method nograph               # baselines: nograph truncate uniform random
+Outputs: ``checkpoints/students/<method>_b<budget>/`` (student.safetensors + student.json), logs and
+resumable checkpoints under ``runs/distill``; the per-layer action-change profile in
+``runs/distill/profile_<graph>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from distill.graph import GraphConfig
+from distill.router import RouterConfig
+from distill.train import METHODS, DistillConfig, run
+
+
+def main(argv: list[str] | None = None) -> None:
+    d = DistillConfig()
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--budgets", type=float, nargs="+", default=d.budgets)
+    p.add_argument("--method", default=d.method, help=f"one of {sorted(METHODS)}")
+    p.add_argument("--graph", default=d.graph.kind, help="dag (ours) | token (the authors')")
+    p.add_argument("--router", default=d.router.kind, help="hidden (gate per layer) | input (all gates at once)")
+    p.add_argument("--relation", default=d.relation, help="depth (ours) | batch (the authors')")
+    p.add_argument("--teacher", default=d.teacher)
+    p.add_argument("--features", default=d.features)
+    p.add_argument("--suite", dest="suites", nargs="+", default=d.suites)
+    p.add_argument("--out", default=d.out)
+    p.add_argument("--export", default=d.export)
+    p.add_argument("--stage1-steps", type=int, default=d.stage1_steps)
+    p.add_argument("--steps", type=int, default=d.steps)
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--threads", type=int, default=d.threads)
+    p.add_argument("--device", default=d.device)
+    p.add_argument("--seed", type=int, default=d.seed)
+    a = p.parse_args(argv)
+    try:
+        cfg = DistillConfig(
+            teacher=a.teacher,
+            features=a.features,
+            suites=a.suites,
+            out=a.out,
+            export=a.export,
+            method=a.method,
+            budgets=a.budgets,
+            graph=GraphConfig(kind=a.graph),
+            router=RouterConfig(kind=a.router),
+            relation=a.relation,
+            stage1_steps=a.stage1_steps,
+            steps=a.steps,
+            batch_size=a.batch_size,
+            threads=a.threads,
+            device=a.device,
+            seed=a.seed,
+        )
+    except ValueError as e:
+        p.error(str(e))
+    run(cfg)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,289 @@
+"""ActDistill training: stage 1 (graph + probes on the frozen teacher), stage 2 (routed students).
+
+Stage 1 trains the graph encapsulation and per-depth probes with the teacher frozen and exports the
+per-layer action-change profile. Stage 2 derives one student per budget from the teacher and trains
+it with action loss + teacher distillation + hierarchical graph supervision + routing loss; baselines
+switch terms off or replace the router (``DistillConfig.method``). Checkpoints every ``ckpt_every``
+steps; a rerun resumes. After training, the gate threshold is calibrated on validation frames so the
+realised fraction of layers does not exceed the budget.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from distill.checkpoint import save_student
+from distill.graph import Encapsulation, GraphConfig, action_change_profile, depth_weights
+from distill.losses import node_loss, prior_targets, relation_loss, routing_loss
+from distill.router import RouterConfig
+from distill.student import RoutedVLA, StudentConfig
+from policies.train import pick_device
+from policies.vla.checkpoint import load_vla
+from policies.vla.data import FrameSet, load_frames
+from policies.vla.model import VLA
+
+METHODS = {
+    # method: (routing, static kind, graph supervision + prior, teacher distillation)
+    "actdistill": ("learned", "truncate", True, True),
+    "nograph": ("learned", "truncate", False, False),  # router + action loss only (MoLe-VLA-like)
+    "truncate": ("static", "truncate", False, True),
+    "uniform": ("static", "uniform", False, True),
+    "random": ("random", "truncate", False, True),
+}
+
+
+@dataclass
+class DistillConfig:
+    teacher: str = "checkpoints/teacher"
+    features: str = "data/features"
+    suites: list[str] = field(default_factory=lambda: ["libero_spatial", "libero_object", "robosuite"])
+    out: str = "runs/distill"
+    export: str = "checkpoints/students"
+    method: str = "actdistill"
+    budgets: list[float] = field(default_factory=lambda: [0.25, 0.5, 0.75])
+    graph: GraphConfig = field(default_factory=GraphConfig)
+    router: RouterConfig = field(default_factory=RouterConfig)
+    relation: str = "depth"  # depth (ours) | batch (the authors')
+    stage1_steps: int = 1000
+    steps: int = 2000
+    batch_size: int = 32
+    lr: float = 1e-4
+    router_lr: float = 1e-3
+    graph_lr: float = 1e-3
+    w_distill: float = 1.0
+    w_node: float = 1.0
+    w_rel: float = 0.5
+    w_budget: float = 10.0
+    w_prior: float = 0.1
+    gamma: float = 2.0
+    tau_end: float = 0.3
+    val_every: int = 10
+    ckpt_every: int = 250
+    seed: int = 0
+    threads: int = 2
+    device: str = "auto"
+    bf16: bool = True
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {sorted(METHODS)}, got {self.method!r}")
+        for b in self.budgets:
+            if not 0.0 < b <= 1.0:
+                raise ValueError(f"budgets must be in (0, 1], got {b}")
+
+
+def teacher_states(teacher: VLA, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Hidden states at every depth (B, layers + 1, T, d) and the teacher's normalised chunk."""
+    states = [x]
+    teacher.run_trunk(x, hook=lambda i, h: states.append(h))
+    return torch.stack(states, 1), teacher.decode(states[-1])
+
+
+def _batch(model: VLA, data: FrameSet, idx: torch.Tensor, device: torch.device):
+    feats, lang, state, chunk = (t.to(device) for t in data.batch(idx))
+    return model.embed(feats, lang, state), model.normalise_actions(chunk)
+
+
+def _save(path: Path, **state: Any) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def stage1(cfg: DistillConfig, teacher: VLA, train: FrameSet, val: FrameSet, device: torch.device):
+    """Trains graph + probes on the frozen teacher; returns them and the action-change profile."""
+    c = teacher.cfg
+    enc = Encapsulation(c.hidden_size, c.num_layers, c.chunk, c.action_dim, cfg.graph).to(device)
+    path = Path(cfg.out) / f"stage1_{cfg.graph.kind}.pt"
+    opt = torch.optim.AdamW(enc.parameters(), lr=cfg.graph_lr)
+    step = 0
+    if path.exists():
+        st = torch.load(path, map_location=device, weights_only=False)
+        enc.load_state_dict(st["enc"])
+        opt.load_state_dict(st["opt"])
+        step = st["step"]
+    g = torch.Generator().manual_seed(cfg.seed)
+    bar = tqdm(total=cfg.stage1_steps, initial=step, desc=f"stage 1 ({cfg.graph.kind})", unit="step")
+    while step < cfg.stage1_steps:
+        idx = torch.randint(len(train), (cfg.batch_size,), generator=g)
+        with torch.no_grad(), torch.autocast(device.type, torch.bfloat16, enabled=cfg.bf16):
+            x, target = _batch(teacher, train, idx, device)
+            states, _ = teacher_states(teacher, x)
+        _, acts = enc(states.float())
+        loss = (acts - target[:, None]).abs().mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        bar.update()
+        bar.set_postfix(loss=f"{loss.item():.4f}")
+        if step % cfg.ckpt_every == 0 or step == cfg.stage1_steps:
+            _save(path, enc=enc.state_dict(), opt=opt.state_dict(), step=step)
+    bar.close()
+    enc.eval().requires_grad_(False)
+    profile, probe_err = _profile(cfg, teacher, enc, val, device)
+    out = {"graph": cfg.graph.kind, "action_change": profile.tolist(), "probe_l1_per_depth": probe_err.tolist()}
+    (Path(cfg.out) / f"profile_{cfg.graph.kind}.json").write_text(json.dumps(out, indent=2) + "\n")
+    return enc, profile
+
+
+@torch.no_grad()
+def _profile(cfg: DistillConfig, teacher: VLA, enc: Encapsulation, val: FrameSet, device: torch.device):
+    changes, errs = [], []
+    for i in range(0, min(len(val), 2048), 128):
+        idx = torch.arange(i, min(i + 128, len(val)))
+        x, target = _batch(teacher, val, idx, device)
+        _, acts = enc(teacher_states(teacher, x)[0].float())
+        changes.append(action_change_profile(acts) * len(idx))
+        errs.append((acts - target[:, None]).abs().mean(dim=(0, 2, 3)) * len(idx))
+    n = min(len(val), 2048)
+    return torch.stack(changes).sum(0).cpu() / n, torch.stack(errs).sum(0).cpu() / n
+
+
+def train_student(
+    cfg: DistillConfig,
+    budget: float,
+    teacher: VLA,
+    enc: Encapsulation | None,
+    profile,
+    train,
+    val,
+    device: torch.device,
+) -> RoutedVLA:
+    routing, static, graph_on, distill_on = METHODS[cfg.method]
+    scfg = StudentConfig(budget=budget, routing=routing, static=static, router=cfg.router)
+    student = RoutedVLA(copy.deepcopy(teacher), scfg).to(device).train()
+    student.vla.requires_grad_(True)
+    router_params = list(student.router.parameters()) if student.router is not None else []
+    rid = {id(p) for p in router_params}
+    groups = [{"params": [p for p in student.parameters() if id(p) not in rid], "lr": cfg.lr}]
+    if router_params:
+        groups.append({"params": router_params, "lr": cfg.router_lr})
+    opt = torch.optim.AdamW(groups, weight_decay=0.0)
+    tag = f"{cfg.method}_b{budget:g}"
+    path = Path(cfg.out) / f"{tag}.pt"
+    step, wall = 0, 0.0
+    if path.exists():
+        st = torch.load(path, map_location=device, weights_only=False)
+        student.load_state_dict(st["student"])
+        opt.load_state_dict(st["opt"])
+        step, wall = st["step"], st["wall"]
+    w = depth_weights(teacher.cfg.num_layers, cfg.gamma).to(device)
+    prior = prior_targets(profile, budget).to(device) if (graph_on and profile is not None) else None
+    g = torch.Generator().manual_seed(cfg.seed + step)
+    log = (Path(cfg.out) / f"{tag}.jsonl").open("a")
+    bar = tqdm(total=cfg.steps, initial=step, desc=tag, unit="step")
+    t0 = time.time() - wall
+    while step < cfg.steps:
+        frac = step / max(1, cfg.steps - 1)
+        tau = scfg.router.tau * (cfg.tau_end / scfg.router.tau) ** frac
+        for group, base in zip(opt.param_groups, [cfg.lr, cfg.router_lr], strict=False):
+            group["lr"] = base * 0.5 * (1 + math.cos(math.pi * frac))
+        idx = torch.randint(len(train), (cfg.batch_size,), generator=g)
+        with torch.autocast(device.type, torch.bfloat16, enabled=cfg.bf16):
+            with torch.no_grad():
+                xt, target = _batch(teacher, train, idx, device)
+                t_states, t_chunk = teacher_states(teacher, xt)
+                t_nodes = enc(t_states.float())[0] if graph_on else None
+            feats, lang, state, _ = (t.to(device) for t in train.batch(idx))
+            out = student.forward_train(student.vla.embed(feats, lang, state), tau)
+        acts = out["actions"].float()
+        terms = {"action": (acts - target).abs().mean()}
+        if distill_on:
+            terms["distill"] = cfg.w_distill * (acts - t_chunk.float()).abs().mean()
+        if graph_on:
+            s_nodes = enc(out["states"].float())[0]
+            terms["node"] = cfg.w_node * node_loss(s_nodes, t_nodes, w)
+            terms["relation"] = cfg.w_rel * relation_loss(s_nodes, t_nodes, w, cfg.relation)
+        if out["probs"] is not None:
+            r = routing_loss(out["probs"], budget, prior, cfg.w_prior)
+            terms["budget"] = cfg.w_budget * r["budget"]
+            if "prior" in r:
+                terms["prior"] = cfg.w_prior * r["prior"]
+        loss = sum(terms.values())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
+        opt.step()
+        step += 1
+        bar.update()
+        frac_run = out["gates"].float().mean().item()
+        bar.set_postfix(loss=f"{loss.item():.3f}", run=f"{frac_run:.2f}")
+        if step % 10 == 0:
+            row = {"step": step, "tau": round(tau, 3), "run_fraction": round(frac_run, 4)}
+            row.update({k: round(v.item(), 5) for k, v in terms.items()})
+            log.write(json.dumps(row) + "\n")
+            log.flush()
+        if step % cfg.ckpt_every == 0 or step == cfg.steps:
+            _save(path, student=student.state_dict(), opt=opt.state_dict(), step=step, wall=time.time() - t0)
+    bar.close()
+    student.eval()
+    return student
+
+
+@torch.no_grad()
+def realised(student: RoutedVLA, val: FrameSet, device: torch.device, n: int = 1024) -> tuple[float, float]:
+    """Mean fraction of layers run and L1 action error (normalised) on up to n validation frames."""
+    fr, err, m = 0.0, 0.0, min(n, len(val))
+    for i in range(0, m, 128):
+        idx = torch.arange(i, min(i + 128, m))
+        x, target = _batch(student.vla, val, idx, device)
+        h, keep = student.route(x)
+        fr += keep.float().mean().item() * len(idx)
+        err += (student.vla.decode(h) - target).abs().mean().item() * len(idx)
+    return fr / m, err / m
+
+
+def calibrate(student: RoutedVLA, val: FrameSet, device: torch.device) -> dict[str, float]:
+    """Lowest gate threshold (>= 0) whose realised fraction on validation frames is within the budget."""
+    if student.router is None:
+        return dict(zip(("fraction", "val_l1"), realised(student, val, device), strict=True))
+    for t in [0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0]:
+        student.cfg.threshold = t
+        frac, err = realised(student, val, device)
+        if frac <= student.cfg.budget + 1e-6:
+            break
+    return {"threshold": t, "fraction": frac, "val_l1": err}
+
+
+def run(cfg: DistillConfig) -> dict[float, dict[str, float]]:
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    device = pick_device(cfg.device)
+    Path(cfg.out).mkdir(parents=True, exist_ok=True)
+    (Path(cfg.out) / f"config_{cfg.method}.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
+    teacher = load_vla(cfg.teacher).to(device).requires_grad_(False)
+    train = load_frames(cfg.features, cfg.suites, teacher.cfg.chunk, "train", cfg.val_every)
+    val = load_frames(cfg.features, cfg.suites, teacher.cfg.chunk, "val", cfg.val_every)
+    enc, profile = (None, None)
+    if METHODS[cfg.method][2]:
+        enc, profile = stage1(cfg, teacher, train, val, device)
+    results = {}
+    for budget in cfg.budgets:
+        t0 = time.time()
+        student = train_student(cfg, budget, teacher, enc, profile, train, val, device)
+        cal = calibrate(student, val, device)
+        meta = {
+            "method": cfg.method,
+            "graph": cfg.graph.kind if enc is not None else None,
+            "relation": cfg.relation,
+            "steps": cfg.steps,
+            "calibration": cal,
+            "train_wall_s": round(time.time() - t0, 1),
+        }
+        folder = Path(cfg.export) / f"{cfg.method}_b{budget:g}"
+        save_student(student.cpu(), teacher.cpu(), folder, os.path.relpath(cfg.teacher, folder), meta)
+        teacher.to(device)
+        results[budget] = cal
+        print(f"{cfg.method} budget {budget}: {cal}")
+    return results

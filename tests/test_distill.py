@@ -1,0 +1,134 @@
+"""ActDistill: routers, graph variants, losses, student training/export/loading, baselines."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from helpers import TINY, obs, write_features
+from safetensors.torch import load_file
+
+from distill.checkpoint import load_student
+from distill.graph import Encapsulation, GraphConfig, action_change_profile, depth_weights
+from distill.losses import prior_targets, relation_loss
+from distill.policy import StudentPolicy
+from distill.router import RouterConfig
+from distill.student import RoutedVLA, StudentConfig, static_mask
+from distill.train import DistillConfig, run
+from policies.vla.checkpoint import save_vla
+from policies.vla.config import VLAConfig
+from policies.vla.model import VLA
+
+
+def tiny_teacher() -> VLA:
+    torch.manual_seed(0)
+    return VLA(VLAConfig(**TINY)).eval()
+
+
+def test_static_masks_and_prior() -> None:
+    assert static_mask(8, 0.25, "truncate") == [True, True] + [False] * 6
+    assert static_mask(8, 0.5, "uniform").count(True) == 4
+    assert static_mask(8, 0.5, "uniform")[0] and static_mask(8, 0.5, "uniform")[-1]
+    prior = prior_targets(torch.tensor([4.0, 1.0, 0.5, 0.1, 0.1, 2.0]), 0.5)
+    assert prior.mean().item() == pytest.approx(0.5, abs=1e-4)
+    assert prior[0] > prior[2] > prior[3] and prior.max() <= 0.98
+
+
+@pytest.mark.parametrize("kind", ["hidden", "input"])
+def test_route_runs_only_chosen_layers_and_matches_batched(kind: str) -> None:
+    student = RoutedVLA(tiny_teacher(), StudentConfig(router=RouterConfig(kind=kind, init_bias=0.0)))
+    torch.nn.init.normal_(next(iter(student.router.parameters())), std=1.0)
+    x = torch.randn(5, student.vla.cfg.num_tokens, 32)
+    h, keep = student.route(x)
+    for i in range(5):
+        hi, ki = student.route(x[i : i + 1])
+        assert torch.equal(ki, keep[i : i + 1])
+        assert torch.allclose(hi, h[i : i + 1], atol=1e-5)
+        assert torch.allclose(hi, student.vla.run_trunk(x[i : i + 1], ki[0].tolist()), atol=1e-5)
+
+
+def test_training_gates_act_like_inference_skips() -> None:
+    """With hard gates at 0/1 the relaxed forward equals the hard route (residual-branch gating)."""
+    student = RoutedVLA(tiny_teacher(), StudentConfig(routing="static", budget=0.5, static="uniform"))
+    x = torch.randn(2, student.vla.cfg.num_tokens, 32)
+    with torch.no_grad():
+        out = student.forward_train(x)
+        h, _ = student.route(x)
+    assert torch.allclose(out["actions"], student.vla.decode(h), atol=1e-5)
+    assert out["states"].shape == (2, 5, student.vla.cfg.num_tokens, 32)
+
+
+@pytest.mark.parametrize("kind", ["dag", "token"])
+def test_graph_variants_and_profile(kind: str) -> None:
+    enc = Encapsulation(32, 4, 4, 7, GraphConfig(kind=kind, dim=16))
+    nodes, acts = enc(torch.randn(3, 5, 15, 32))
+    assert nodes.shape == (3, 5, 16) and acts.shape == (3, 5, 4, 7)
+    assert action_change_profile(acts).shape == (4,)
+    w = depth_weights(4)
+    assert w.mean().item() == pytest.approx(1.0) and w[0] == 0 and w[-1] == w.max()
+    for rel in ("depth", "batch"):
+        assert relation_loss(nodes, nodes, w, rel).item() == pytest.approx(0.0, abs=1e-6)
+        assert relation_loss(nodes, torch.randn_like(nodes), w, rel).item() > 0
+
+
+def test_dag_graph_respects_edges() -> None:
+    """Node j only reads depths <= j: changing the last depth leaves earlier node embeddings unchanged."""
+    enc = Encapsulation(32, 4, 4, 7, GraphConfig(kind="dag", dim=16)).eval()
+    s = torch.randn(1, 5, 15, 32)
+    s2 = s.clone()
+    s2[:, -1] += torch.randn(15, 32)  # (a constant shift would vanish in the input LayerNorm)
+    a, b = enc(s)[0], enc(s2)[0]
+    assert torch.allclose(a[:, :-1], b[:, :-1], atol=1e-6) and not torch.allclose(a[:, -1], b[:, -1])
+
+
+@pytest.mark.parametrize(
+    "method,graph,router,relation",
+    [
+        ("actdistill", "dag", "hidden", "depth"),
+        ("actdistill", "token", "input", "batch"),
+        ("truncate", "dag", "hidden", "depth"),
+    ],
+)
+def test_distill_end_to_end(tmp_path, method, graph, router, relation) -> None:
+    write_features(tmp_path / "feats")
+    save_vla(tiny_teacher(), tmp_path / "teacher")
+    cfg = DistillConfig(
+        teacher=str(tmp_path / "teacher"),
+        features=str(tmp_path / "feats"),
+        suites=["libero_spatial"],
+        out=str(tmp_path / "run"),
+        export=str(tmp_path / "students"),
+        method=method,
+        budgets=[0.5],
+        graph=GraphConfig(kind=graph, dim=16),
+        router=RouterConfig(kind=router),
+        relation=relation,
+        stage1_steps=3,
+        steps=3,
+        batch_size=8,
+        val_every=2,
+        ckpt_every=2,
+        threads=1,
+        bf16=False,
+    )
+    results = run(cfg)
+    folder = tmp_path / "students" / f"{method}_b0.5"
+    meta = json.loads((folder / "student.json").read_text())
+    assert meta["method"] == method and meta["student"]["budget"] == 0.5
+    stored = load_file(str(folder / "student.safetensors"))
+    assert all(v.dtype in (torch.float16, torch.bool) for v in stored.values())
+    assert ("router" in " ".join(stored)) == (method == "actdistill")
+    student = load_student(folder)
+    if method == "truncate":
+        assert results[0.5]["fraction"] == pytest.approx(0.5)
+    policy = StudentPolicy(student)
+    policy.reset()
+    a = policy.select_action(obs())
+    assert a.shape == (7,) and len(policy.keeps) == 1 and len(policy.keeps[0]) == 4
+    if graph == "dag" and method == "actdistill":
+        profile = json.loads((tmp_path / "run" / "profile_dag.json").read_text())
+        assert len(profile["action_change"]) == 4
+        cfg.steps = 5
+        run(cfg)  # resumes from step 3 and re-exports
+        assert json.loads((folder / "student.json").read_text())["steps"] == 5
