@@ -247,7 +247,8 @@ def format_cost(c: dict[str, Any]) -> str:
     extra = ""
     if "speedup_call" in c:
         extra = (
-            f"\nvs teacher: realised fraction {c['layer_fraction']:.3f}, trunk FLOPs {100 * c['trunk_flops_ratio']:.1f}%, "
+            f"\nvs teacher: realised fraction {c['layer_fraction']:.3f}, "
+            f"trunk FLOPs {100 * c['trunk_flops_ratio']:.1f}%, "
             f"trunk speedup {c['speedup_trunk']:.2f}x, whole-call speedup {c['speedup_call']:.2f}x "
             f"(Amdahl bound {c['amdahl_bound']:.2f}x: {100 * c['speedup_call'] / c['amdahl_bound']:.0f}% of it)"
         )
