@@ -3,7 +3,10 @@
 ``routing`` selects how layers are chosen:
 - ``"learned"``: a ``distill.router`` gate network (ActDistill and the no-graph baseline);
 - ``"static"``: a fixed mask (truncation to the first ceil(bN) layers, uniform skipping);
-- ``"random"``: ceil(bN) layers drawn uniformly at random for every call.
+- ``"random"``: ceil(bN) layers drawn uniformly at random for every call;
+- ``"early_exit"`` (DeeR-VLA-like): layers run in order and the call stops once the action decoded
+  after a layer (the shared head) differs from the one decoded after the previous layer by less than
+  ``threshold`` (mean absolute change, normalised units; calibrated to the budget).
 At inference a skipped layer is not computed at all; training gates only the residual branch.
 """
 
@@ -24,7 +27,7 @@ from policies.vla.model import VLA
 @dataclass
 class StudentConfig:
     budget: float = 0.5  # target fraction of trunk layers executed
-    routing: str = "learned"  # learned | static | random
+    routing: str = "learned"  # learned | static | random | early_exit
     static: str = "truncate"  # static masks: truncate (first ceil(bN)) | uniform (evenly spaced)
     router: RouterConfig = field(default_factory=RouterConfig)
     threshold: float = 0.0  # inference: a layer runs when its logit > threshold (calibrated after training)
@@ -32,8 +35,8 @@ class StudentConfig:
     def __post_init__(self) -> None:
         if not 0.0 < self.budget <= 1.0:
             raise ValueError(f"budget must be in (0, 1], got {self.budget}")
-        if self.routing not in ("learned", "static", "random"):
-            raise ValueError(f"routing must be learned, static or random, got {self.routing!r}")
+        if self.routing not in ("learned", "static", "random", "early_exit"):
+            raise ValueError(f"routing must be learned, static, random or early_exit, got {self.routing!r}")
         if self.static not in ("truncate", "uniform"):
             raise ValueError(f"static must be truncate or uniform, got {self.static!r}")
 
@@ -78,7 +81,9 @@ class RoutedVLA(nn.Module):
         states, probs, gates = [x], [], []
         in_logits = self.router.logits(x) if self.router is not None and self.router.kind == "input" else None
         fixed = None
-        if self.router is None:
+        if self.cfg.routing == "early_exit":  # trained with every exit supervised: run all layers
+            fixed = torch.ones(b, n, device=x.device, dtype=x.dtype)
+        elif self.router is None:
             fixed = self.mask.expand(b, -1) if self.cfg.routing == "static" else self._random_mask(b)
             fixed = fixed.to(x.device, x.dtype)
         for i in range(n):
@@ -102,6 +107,8 @@ class RoutedVLA(nn.Module):
     def route(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Hard routing: layers not chosen are not computed. Returns final states and keep (B, layers)."""
         b, n = x.shape[0], self.num_layers
+        if self.cfg.routing == "early_exit":
+            return self._route_early_exit(x)
         if self.router is None:
             keep = self.mask.expand(b, -1) if self.cfg.routing == "static" else self._random_mask(b)
         elif self.router.kind == "input":
@@ -121,4 +128,23 @@ class RoutedVLA(nn.Module):
                 x[run] = self.vla.run_layer(
                     i, x[run], (pe[0].expand(int(run.sum()), -1, -1), pe[1].expand(int(run.sum()), -1, -1))
                 )
+        return x, torch.stack(rows, 1)
+
+    def _route_early_exit(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        b, n = x.shape[0], self.num_layers
+        pe = self.vla.position_embeddings(x)
+        active = torch.ones(b, dtype=torch.bool, device=x.device)
+        rows, prev = [], None
+        for i in range(n):
+            rows.append(active.clone())
+            if not active.any():
+                continue
+            x = x.clone()
+            sel = active.nonzero().squeeze(1)
+            x[sel] = self.vla.run_layer(i, x[sel], (pe[0].expand(len(sel), -1, -1), pe[1].expand(len(sel), -1, -1)))
+            act = self.vla.decode(x)
+            if prev is not None:
+                change = (act - prev).abs().mean(dim=(1, 2))
+                active = active & (change >= self.cfg.threshold)
+            prev = act
         return x, torch.stack(rows, 1)

@@ -39,6 +39,7 @@ METHODS = {
     "truncate": ("static", "truncate", False, True),
     "uniform": ("static", "uniform", False, True),
     "random": ("random", "truncate", False, True),
+    "early_exit": ("early_exit", "truncate", False, True),  # every depth's decoded action supervised
 }
 
 
@@ -201,6 +202,9 @@ def train_student(
         terms = {"action": (acts - target).abs().mean()}
         if distill_on:
             terms["distill"] = cfg.w_distill * (acts - t_chunk.float()).abs().mean()
+        if routing == "early_exit":  # multi-exit: the shared head must work after every layer
+            exits = torch.stack([student.vla.decode(out["states"][:, i]) for i in range(1, w.numel())], 1).float()
+            terms["exits"] = ((exits - target[:, None]).abs().mean(dim=(0, 2, 3)) * w[1:]).mean()
         if graph_on:
             s_nodes = enc(out["states"].float())[0]
             terms["node"] = cfg.w_node * node_loss(s_nodes, t_nodes, w)
@@ -245,10 +249,15 @@ def realised(student: RoutedVLA, val: FrameSet, device: torch.device, n: int = 1
 
 
 def calibrate(student: RoutedVLA, val: FrameSet, device: torch.device) -> dict[str, float]:
-    """Lowest gate threshold (>= 0) whose realised fraction on validation frames is within the budget."""
-    if student.router is None:
+    """Lowest threshold whose realised fraction on validation frames is within the budget (gate logit
+    threshold for learned routers, action-change threshold for early exit)."""
+    if student.cfg.routing == "early_exit":  # larger threshold: earlier exits
+        grid = [0.0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0, 1e9]
+    elif student.router is None:
         return dict(zip(("fraction", "val_l1"), realised(student, val, device), strict=True))
-    for t in [0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0]:
+    else:
+        grid = [0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0]
+    for t in grid:
         student.cfg.threshold = t
         frac, err = realised(student, val, device)
         if frac <= student.cfg.budget + 1e-6:

@@ -97,6 +97,28 @@ for _method, _name in [
     register_policy(_name)(_routed(_method))
 
 
+@register_policy("dense")
+def _dense(env: gym.Env, budget: float = 0.5, checkpoint: str | None = None, **kwargs: Any) -> Policy:
+    """A dense VLA with ceil(b N) layers trained from scratch (the matching-FLOPs baseline)."""
+    from distill.policy import student_dir
+    from policies.vla.policy import load_teacher
+
+    return load_teacher(checkpoint or student_dir("dense", budget), **kwargs)
+
+
+def _dense_env_kwargs(budget: float = 0.5, checkpoint: str | None = None, **_: Any) -> dict[str, Any]:
+    from distill.policy import student_dir
+    from policies.vla.checkpoint import load_vla
+
+    if not 0.0 < budget <= 1.0:
+        raise ValueError(f"budget must be in (0, 1], got {budget}")
+    return {"image_size": load_vla(checkpoint or student_dir("dense", budget)).cfg.image_size}
+
+
+_dense.env_kwargs = _dense_env_kwargs
+_dense.routed = True  # takes --budget
+
+
 def policy_env_kwargs(name: str, **kwargs: Any) -> dict[str, Any]:
     """Env settings a registered policy requires (e.g. the image size it was trained on)."""
     fn = getattr(POLICIES[name], "env_kwargs", None)

@@ -48,6 +48,18 @@ def test_route_runs_only_chosen_layers_and_matches_batched(kind: str) -> None:
         assert torch.allclose(hi, student.vla.run_trunk(x[i : i + 1], ki[0].tolist()), atol=1e-5)
 
 
+def test_early_exit_stops_when_the_action_settles() -> None:
+    student = RoutedVLA(tiny_teacher(), StudentConfig(routing="early_exit"))
+    x = torch.randn(3, student.vla.cfg.num_tokens, 32)
+    student.cfg.threshold = 0.0
+    assert student.route(x)[1].all()  # never settles exactly: every layer runs
+    student.cfg.threshold = 1e9
+    keep = student.route(x)[1]
+    assert keep[:, :2].all() and not keep[:, 2:].any()  # two layers are needed to see a change
+    h1, k1 = student.route(x[:1])
+    assert torch.equal(k1, keep[:1])
+
+
 def test_training_gates_act_like_inference_skips() -> None:
     """With hard gates at 0/1 the relaxed forward equals the hard route (residual-branch gating)."""
     student = RoutedVLA(tiny_teacher(), StudentConfig(routing="static", budget=0.5, static="uniform"))
@@ -122,6 +134,8 @@ def test_distill_end_to_end(tmp_path, method, graph, router, relation) -> None:
     student = load_student(folder)
     if method == "truncate":
         assert results[0.5]["fraction"] == pytest.approx(0.5)
+    if method == "early_exit":
+        assert results[0.5]["fraction"] <= 0.5 and "threshold" in results[0.5]
     policy = StudentPolicy(student)
     policy.reset()
     a = policy.select_action(obs())
