@@ -2,13 +2,41 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
+from envs.errors import RendererError, SimulationError
 from policies.base import Policy
+
+
+class PolicyActionError(ValueError):
+    """The policy returned an action the env must not receive (wrong shape, NaN/inf, out of range)."""
+
+
+def check_action(action: Any) -> np.ndarray:
+    a = np.asarray(action, dtype=np.float64).reshape(-1)
+    if a.shape != (7,):
+        raise PolicyActionError(f"action has shape {np.shape(action)}, expected (7,)")
+    if not np.all(np.isfinite(a)):
+        raise PolicyActionError(f"action contains NaN or inf: {a.round(4).tolist()}")
+    if np.any(np.abs(a) > 1.0 + 1e-6):
+        raise PolicyActionError(f"action outside [-1, 1]: {a.round(4).tolist()}")
+    return a
+
+
+def error_kind(e: BaseException) -> str:
+    """Failure category counted separately in summaries: policy, simulator, renderer or other."""
+    if isinstance(e, RendererError):
+        return "renderer"
+    if isinstance(e, SimulationError):
+        return "simulator"
+    if isinstance(e, PolicyActionError) or getattr(e, "_from_policy", False):
+        return "policy"
+    return "other"
 
 
 def rollout(env: gym.Env, policy: Policy, seed: int, init_state: int, video: list | None = None) -> dict[str, Any]:
@@ -20,15 +48,21 @@ def rollout(env: gym.Env, policy: Policy, seed: int, init_state: int, video: lis
     u = env.unwrapped
     render = u.render_images  # what the env was built for; steps whose images nobody reads skip rendering
     obs, info = env.reset(seed=seed, options={"init_state": init_state})
-    steps, success, error, latencies = 0, False, None, []
+    steps, success, error, kind, latencies = 0, False, None, None, []
+    digest = hashlib.sha1()
     try:
         policy.reset()
         while True:
             tc = time.perf_counter()
-            action = policy.select_action(obs)
+            try:
+                action = check_action(policy.select_action(obs))
+            except Exception as e:
+                e._from_policy = True
+                raise
             latencies.append(time.perf_counter() - tc)
+            digest.update(action.astype(np.float32).tobytes())
             u.render_images = render and (video is not None or policy.needs_images_next())
-            obs, _, terminated, truncated, info = env.step(np.asarray(action))
+            obs, _, terminated, truncated, info = env.step(action)
             steps += 1
             if video is not None:
                 video.append(np.concatenate([obs["agentview"], obs["wrist"]], axis=1))
@@ -36,7 +70,7 @@ def rollout(env: gym.Env, policy: Policy, seed: int, init_state: int, video: lis
                 success = bool(info["is_success"])
                 break
     except Exception as e:  # recorded, not swallowed: the reason goes into the episode record
-        error = f"{type(e).__name__}: {e}"
+        error, kind = f"{type(e).__name__}: {e}", error_kind(e)
     finally:
         u.render_images = render
     return {
@@ -45,6 +79,8 @@ def rollout(env: gym.Env, policy: Policy, seed: int, init_state: int, video: lis
         "success": success,
         "steps": steps,
         "error": error,
+        "error_kind": kind,
+        "actions_sha1": digest.hexdigest(),
         "episode_s": round(time.perf_counter() - t0, 3),
         "policy_ms_median": round(1e3 * float(np.median(latencies)), 3) if latencies else None,
         **policy.episode_stats(),

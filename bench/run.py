@@ -174,6 +174,10 @@ def summary_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
                 "ci95_low": lo,
                 "ci95_high": hi,
                 "errors": int(g["error"].notna().sum()),
+                **{
+                    f"errors_{k}": int((g["error_kind"] == k).sum()) if "error_kind" in g else 0
+                    for k in ("policy", "simulator", "renderer")
+                },
                 "mean_steps": float(g["steps"].mean()),
             }
         )
@@ -196,7 +200,9 @@ def summary_table(records: list[dict[str, Any]]) -> str:
     for suite in dict.fromkeys(r["suite"] for r in records):  # suites in the order they were asked for
         g = frame[frame.suite == suite]
         for r in g.itertuples():
-            errors = f"errors: {r.errors}" if r.errors else ""
+            kinds = {k: getattr(r, f"errors_{k}") for k in ("policy", "simulator", "renderer")}
+            detail = ", ".join(f"{k} {v}" for k, v in kinds.items() if v)
+            errors = f"errors: {r.errors}" + (f" ({detail})" if detail else "") if r.errors else ""
             rows.append(
                 f"{suite:16s} {r.task_id:>4d}  {format_rate(r.successes, r.episodes):32s} {errors} {r.instruction[:70]}"
             )

@@ -21,6 +21,7 @@ import mujoco
 import numpy as np
 from gymnasium import spaces
 
+from envs.errors import RendererError, SimulationError
 from envs.render import FastRenderer
 
 STATE_LAYOUT: dict[str, slice] = {
@@ -32,6 +33,8 @@ STATE_LAYOUT: dict[str, slice] = {
 STATE_DIM = 18
 CAMERAS = {"agentview": "agentview", "wrist": "robot0_eye_in_hand"}
 SETTLE_ACTION = np.array([0, 0, 0, 0, 0, 0, -1], dtype=np.float64)
+_W = mujoco.mjtWarning
+UNSTABLE_WARNINGS = (_W.mjWARN_BADQACC, _W.mjWARN_BADQPOS, _W.mjWARN_BADQVEL)
 
 
 @contextlib.contextmanager
@@ -80,7 +83,10 @@ class SimEnv(gym.Env):
             }
         )
         self.action_space = spaces.Box(-1.0, 1.0, (7,), np.float32)
-        self._rs = self._build()  # the robosuite MujocoEnv
+        # robosuite samples some model parameters (Lift's cube size) from np.random while building the
+        # model: seeded here, or the same seed and init state gave different episodes in each process
+        with seeded_global_numpy(0):
+            self._rs = self._build()  # the robosuite MujocoEnv
         self._renderer: FastRenderer | None = None  # created lazily: EGL contexts must not cross fork()
         self._rs_obs: dict[str, np.ndarray] = {}
 
@@ -142,7 +148,11 @@ class SimEnv(gym.Env):
         if not np.all(np.isfinite(action)):
             raise ValueError(f"action contains NaN or inf: {action}")
         self._use_robosuite_context()
+        before = [int(self.data.warning[w].number) for w in UNSTABLE_WARNINGS]
         self._rs_obs = self._rs.step(np.clip(action, -1.0, 1.0))[0]
+        after = [int(self.data.warning[w].number) for w in UNSTABLE_WARNINGS]
+        if after != before:  # MuJoCo reset the state silently: the episode is no longer meaningful
+            raise SimulationError(f"MuJoCo instability at time {self.data.time:.3f} s (warnings {before} -> {after})")
         success = self.is_success()
         info = {"instruction": self.instruction, "is_success": success}
         return self._observation(), float(success), success, False, info
@@ -188,9 +198,12 @@ class SimEnv(gym.Env):
             return np.zeros((self.image_size, self.image_size, 3), np.uint8)
         if not self.fast_render:  # robosuite's own offscreen path, rendered inside its step()
             return np.ascontiguousarray(self._rs_obs[f"{CAMERAS[key]}_image"][::-1])
-        if self._renderer is None:
-            self._renderer = FastRenderer(self.model, self.image_size, self.image_size)
-        return self._renderer.render(self.data, CAMERAS[key])
+        try:
+            if self._renderer is None:
+                self._renderer = FastRenderer(self.model, self.image_size, self.image_size)
+            return self._renderer.render(self.data, CAMERAS[key])
+        except Exception as e:
+            raise RendererError(f"rendering camera {key!r} failed: {type(e).__name__}: {e}") from e
 
     def proprio(self) -> np.ndarray:
         """The ``state`` vector (see ``STATE_LAYOUT``)."""
