@@ -34,6 +34,18 @@ class EnvCache:
         self.key = self.value = None
 
 
+def _die_with_parent() -> None:
+    """Worker initializer: on Linux, the kernel kills this worker when its parent dies (even by
+    SIGKILL), so a killed run leaves no orphan simulator processes behind."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def parallel_map(fn: Callable[[Any], Any], jobs: Iterable[Any], workers: int) -> Iterator[Any]:
     """Yields ``fn(job)`` as jobs finish, in ``workers`` spawned processes (in-process for 1).
 
@@ -44,7 +56,7 @@ def parallel_map(fn: Callable[[Any], Any], jobs: Iterable[Any], workers: int) ->
     if workers <= 1:
         yield from map(fn, jobs)
         return
-    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_die_with_parent) as pool:
         pending, queue = set(), iter(jobs)
         try:
             for job in queue:  # keep at most 2 jobs per worker in flight: results stream back early
