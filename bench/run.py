@@ -23,10 +23,14 @@ from typing import Any
 import pandas as pd
 from tqdm import tqdm
 
-import envs
+from bench.cli import exit_on_setup_error
+
+with exit_on_setup_error():
+    import envs
 from bench.metrics import format_rate, wilson
 from bench.records import append_record, read_records
 from bench.workers import EnvCache, parallel_map
+from envs.errors import GLBackendError
 from policies import POLICIES
 
 _CACHE = EnvCache()  # per worker process: (env, policy) of the task it is evaluating
@@ -68,6 +72,8 @@ class RunConfig:
         if routed and self.budget is None:
             self.budget = 0.5
         policy_env_kwargs(self.policy, **policy_kwargs(self))  # checks the checkpoint before any episode
+        if getattr(POLICIES[self.policy], "needs_images", True) or self.video:
+            envs.check_gl()
 
     @property
     def label(self) -> str:
@@ -284,7 +290,7 @@ def main(argv: list[str] | None = None) -> None:
     a = vars(p.parse_args(argv))
     try:
         cfg = RunConfig(**a)
-    except ValueError as e:
+    except (ValueError, GLBackendError) as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
     t0 = time.time()

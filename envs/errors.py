@@ -7,3 +7,10 @@ class SimulationError(RuntimeError):
 
 class RendererError(RuntimeError):
     """Offscreen rendering failed (GL context lost, EGL unavailable...)."""
+
+
+class GLBackendError(RuntimeError):
+    """No working offscreen OpenGL backend for MuJoCo (``MUJOCO_GL``)."""
+
+
+GL_FIX = "use MUJOCO_GL=egl with Mesa EGL installed (apt-get install libegl1 libegl-mesa0)"

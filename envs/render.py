@@ -17,6 +17,8 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 import mujoco  # noqa: E402
 import numpy as np  # noqa: E402
 
+from envs.errors import GL_FIX, GLBackendError  # noqa: E402
+
 _LIVE: weakref.WeakSet = weakref.WeakSet()
 
 
@@ -46,9 +48,8 @@ class FastRenderer:
         try:
             self._renderer = mujoco.Renderer(model, height, width)
         except Exception as e:  # GL setup errors come from several libraries with unhelpful messages
-            raise RuntimeError(
-                f"Offscreen rendering failed with MUJOCO_GL={os.environ.get('MUJOCO_GL')!r} ({e}). "
-                "Install Mesa EGL (apt-get install libegl1 libegl-mesa0) or set MUJOCO_GL to a working backend."
+            raise GLBackendError(
+                f"offscreen rendering failed with MUJOCO_GL={os.environ.get('MUJOCO_GL')!r} ({e}); {GL_FIX}"
             ) from e
         for flag in _OFF_FLAGS:
             self._renderer.scene.flags[flag] = 0
@@ -72,3 +73,16 @@ class FastRenderer:
         if self._renderer is not None:
             self._renderer.close()
             self._renderer = None
+
+
+def check_gl() -> None:
+    """Raises ``GLBackendError`` with the fix when no offscreen GL context can be made in this process."""
+    try:
+        ctx = mujoco.GLContext(8, 8)
+        ctx.make_current()
+        ctx.free()
+    except Exception as e:
+        raise GLBackendError(
+            f"no working offscreen OpenGL with MUJOCO_GL={os.environ.get('MUJOCO_GL')!r} "
+            f"({type(e).__name__}: {e}); {GL_FIX}"
+        ) from None

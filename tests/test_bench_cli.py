@@ -57,12 +57,29 @@ def test_run_bad_input_exits_2(tmp_path):
         ["--episodes-per-task", "51"],
         ["--policy", "teacher", "--checkpoint", str(tmp_path / "missing")],
         ["--policy", "teacher", "--checkpoint", str(truncated)],
+        ["--policy", "student", "--budget", "1.5"],
+        ["--policy", "student", "--budget", "0.3"],  # not a trained budget: the message lists those that are
+        ["--policy", "expert", "--budget", "0.5"],
     ):
         r = subprocess.run(
             [sys.executable, "-m", "bench.run", *bad, "--out", str(tmp_path)], capture_output=True, text=True
         )
         assert r.returncode == 2, (bad, r.stderr)
         assert r.stderr.startswith("error:") and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("gl", ["bogus", "osmesa"])
+def test_run_without_working_gl_exits_2(tmp_path, gl):
+    import os
+
+    r = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--suite", "robosuite", "--episodes-per-task", "1", "--video"]
+        + ["--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env={**{k: v for k, v in os.environ.items() if k != "PYOPENGL_PLATFORM"}, "MUJOCO_GL": gl},
+    )
+    assert r.returncode == 2 and "MUJOCO_GL" in r.stderr and "Traceback" not in r.stderr, r.stderr
 
 
 def test_demos_hdf5_layout_and_resume(tmp_path):
