@@ -29,7 +29,7 @@ with exit_on_setup_error():
     import envs
 from bench.metrics import format_rate, wilson
 from bench.records import append_record, read_records
-from bench.workers import EnvCache, parallel_map
+from bench.workers import EnvCache, run_map
 from envs.errors import GLBackendError
 from policies import POLICIES
 
@@ -44,6 +44,7 @@ class RunConfig:
     episodes_per_task: int = 10
     seed: int = 0
     workers: int = 1
+    backend: str = "process"  # process: N local worker processes; ray: a Ray cluster (RAY_ADDRESS) or local Ray
     image_size: int = 128
     out: str = "results"
     video: bool = False
@@ -64,6 +65,8 @@ class RunConfig:
                 raise ValueError(f"{suite} has 50 official init states per task; episodes_per_task <= 50")
         if self.workers < 1:
             raise ValueError("workers must be >= 1")
+        if self.backend not in ("process", "ray"):
+            raise ValueError(f"backend must be 'process' or 'ray', got {self.backend!r}")
         from policies.registry import policy_env_kwargs
 
         routed = getattr(POLICIES[self.policy], "routed", False)
@@ -149,7 +152,8 @@ def run(cfg: RunConfig) -> list[dict[str, Any]]:
         }
         tasks = cfg.tasks if cfg.tasks is not None else range(envs.get_suite(suite).num_tasks)
         jobs += [(cfg, suite, t, k) for t in tasks for k in range(cfg.episodes_per_task) if (t, k) not in have[suite]]
-    for rec in tqdm(parallel_map(_episode, jobs, cfg.workers), total=len(jobs), desc=cfg.label, unit="ep"):
+    results = run_map(_episode, jobs, cfg.workers, cfg.backend)
+    for rec in tqdm(results, total=len(jobs), desc=cfg.label, unit="ep"):
         rec.update(commit=commit, config=asdict(cfg), python=sys.version.split()[0])
         append_record(records_path(cfg, rec["suite"]), rec)
         have[rec["suite"]][(rec["task_id"], rec["init_state"])] = rec
@@ -281,6 +285,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--episodes-per-task", type=int, default=d.episodes_per_task)
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--workers", type=int, default=d.workers)
+    p.add_argument("--backend", default=d.backend, help="process (local worker processes) or ray")
     p.add_argument("--image-size", type=int, default=d.image_size)
     p.add_argument("--out", default=d.out)
     p.add_argument("--video", action="store_true", help="save an mp4 per episode under <out>/videos")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any
@@ -71,3 +72,43 @@ def parallel_map(fn: Callable[[Any], Any], jobs: Iterable[Any], workers: int) ->
             for f in pending:
                 f.cancel()
             raise
+
+
+def ray_map(fn: Callable[[Any], Any], jobs: Iterable[Any], workers: int) -> Iterator[Any]:
+    """Yields ``fn(job)`` as jobs finish on a Ray cluster (``RAY_ADDRESS``) or a local Ray instance.
+
+    At most ``2 * workers`` jobs are in flight; a job that raises re-raises here. Ray reuses its
+    worker processes, so per-process env caches (``EnvCache``) work as with the process pool.
+    """
+    try:
+        import ray
+    except ImportError:
+        raise RuntimeError("the ray backend needs Ray: pip install -e '.[ray]'") from None
+    started = not ray.is_initialized()
+    if started:
+        ray.init(
+            num_cpus=None if os.environ.get("RAY_ADDRESS") else workers, log_to_driver=False, include_dashboard=False
+        )
+    remote = ray.remote(num_cpus=1, max_retries=0)(fn)
+    try:
+        pending, queue = [], iter(list(jobs))
+        for job in queue:
+            pending.append(remote.remote(job))
+            if len(pending) >= 2 * workers:
+                done, pending = ray.wait(pending, num_returns=1)
+                yield from ray.get(done)
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            yield from ray.get(done)
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def run_map(fn: Callable[[Any], Any], jobs: Iterable[Any], workers: int, backend: str = "process") -> Iterator[Any]:
+    """``parallel_map`` (``backend="process"``: spawned processes on this machine) or ``ray_map``."""
+    if backend == "process":
+        return parallel_map(fn, jobs, workers)
+    if backend == "ray":
+        return ray_map(fn, jobs, workers)
+    raise ValueError(f"backend must be 'process' or 'ray', got {backend!r}")
