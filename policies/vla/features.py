@@ -5,7 +5,9 @@ Usage:
 
 For every ``<demos>/<suite>/task_<id>.hdf5`` writes ``<out>/<suite>/task_<id>.hdf5`` with the task's
 instruction embedding (``lang``) and per demo: ``image_feats`` (frames with images, cameras, 1280, h, w;
-float16), ``obs_steps``, ``state``, ``actions``, ``noisy``. Resumable: demos already cached are skipped.
+float16), ``obs_steps``, ``state``, ``actions``, ``noisy``. Each task file is written under a temporary
+name and renamed when complete (an HDF5 file killed mid-write is unreadable), so a rerun redoes only
+the task that was interrupted, and a task whose demonstrations changed since it was cached.
 """
 
 from __future__ import annotations
@@ -25,33 +27,32 @@ IMAGE_KEYS = ("agentview_rgb", "eye_in_hand_rgb")  # camera order = policies.vla
 
 
 def cache_task(src: Path, dst: Path, bar: tqdm) -> int:
-    """Caches every demo of one task file that is not cached yet; returns how many were added."""
+    """Caches one task file (skipped when ``dst`` already holds the same demos); returns demos cached."""
+    with h5py.File(src, "r") as fin:
+        names = sorted(k for k in fin["data"] if k.startswith("demo_"))
+    if dst.exists():
+        with h5py.File(dst, "r") as f:
+            if sorted(k for k in f if k.startswith("demo_")) == names:
+                bar.update(len(names))
+                return 0
     dst.parent.mkdir(parents=True, exist_ok=True)
-    added = 0
-    with h5py.File(src, "r") as fin, h5py.File(dst, "a") as fout:
+    tmp = dst.with_suffix(".partial")
+    with h5py.File(src, "r") as fin, h5py.File(tmp, "w") as fout:
         data = fin["data"]
-        if "lang" not in fout:
-            fout.attrs.update({k: data.attrs[k] for k in ("suite", "task_id", "instruction")})
-            fout.create_dataset("lang", data=text_encoder()([str(data.attrs["instruction"])])[0].numpy())
-        for name in sorted(k for k in data if k.startswith("demo_")):
-            bar.update()
-            if name in fout:
-                continue
+        fout.attrs.update({k: data.attrs[k] for k in ("suite", "task_id", "instruction")})
+        fout.create_dataset("lang", data=text_encoder()([str(data.attrs["instruction"])])[0].numpy())
+        for name in names:
             g = data[name]
             steps = g["obs_steps"][()] if "obs_steps" in g else np.arange(len(g["actions"]))
-            feats = np.stack([encode_images(g["obs"][k][()]) for k in IMAGE_KEYS], axis=1)
-            tmp = f"_partial_{name}"
-            if tmp in fout:
-                del fout[tmp]
-            out = fout.create_group(tmp)
-            out.create_dataset("image_feats", data=feats)
+            out = fout.create_group(name)
+            out.create_dataset("image_feats", data=np.stack([encode_images(g["obs"][k][()]) for k in IMAGE_KEYS], 1))
             out.create_dataset("obs_steps", data=steps.astype(np.int32))
             out.create_dataset("state", data=g["obs"]["state"][()])
             out.create_dataset("actions", data=g["actions"][()])
             out.attrs["noisy"] = bool(g.attrs.get("noisy", False))
-            fout.move(tmp, name)
-            added += 1
-    return added
+            bar.update()
+    tmp.replace(dst)
+    return len(names)
 
 
 def count_demos(path: Path) -> int:
