@@ -224,7 +224,7 @@ def summary_table(records: list[dict[str, Any]]) -> str:
     return "\n".join(rows)
 
 
-def measure_cost(cfg: RunConfig, fractions: list[float] | None = None) -> dict[str, Any] | None:
+def measure_cost(cfg: RunConfig, fractions: list[float] | None = None, latency: bool = True) -> dict[str, Any] | None:
     """FLOPs per call and the trunk's share of per-call time, on a real first observation.
 
     Only for policies with a ``model`` (the VLAs); written to ``<out>/cost/<policy>.json``.
@@ -247,6 +247,8 @@ def measure_cost(cfg: RunConfig, fractions: list[float] | None = None) -> dict[s
     finally:
         env.close()
     result = {"policy": cfg.label, "suite": suite, "task_id": task, **cost.flops(policy, obs[0])}
+    if not latency:
+        return result
     if getattr(policy, "teacher_dir", None) is None:
         result.update(cost.latency({cfg.label: policy}, obs, calls=60, warmup=10, threads=2)[cfg.label])
     else:  # a routed student: interleaved with its teacher, speedups as ratios of medians
