@@ -1,0 +1,47 @@
+"""Success-rate regression tests of the committed checkpoints (floors in ``regression_floors.json``).
+
+Each entry fixes a set of (suite, task, init state) episodes, the success count measured when the
+checkpoint was committed, a floor and the FLOPs per call. Episodes are deterministic for a given
+seed and init state (see test_reliability), so on this platform the measured count reproduces
+exactly; the floor (the lower end of the 95% Wilson interval of the measured rate, times the number
+of episodes, rounded down) leaves room for floating-point differences on other CPUs while a broken
+or random checkpoint (0 successes) fails. Override a checkpoint with ``VLABENCH_<NAME>_CHECKPOINT``
+to check another one (e.g. to show that a random-init checkpoint fails).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from bench import run
+
+pytestmark = pytest.mark.sim
+FLOORS = json.loads((Path(__file__).parent / "regression_floors.json").read_text())
+
+
+@pytest.mark.parametrize("name", sorted(FLOORS))
+def test_success_floor_and_flops(name: str, tmp_path) -> None:
+    spec = FLOORS[name]
+    checkpoint = os.environ.get(f"VLABENCH_{name.upper()}_CHECKPOINT")
+    successes, episodes = 0, 0
+    for part in spec["runs"]:  # {"suite", "tasks" (null: all), "episodes_per_task"}
+        cfg = run.RunConfig(policy=spec["policy"], budget=spec.get("budget"), suites=[part["suite"]],
+                            tasks=part["tasks"], episodes_per_task=part["episodes_per_task"], workers=2,
+                            out=str(tmp_path), checkpoint=checkpoint, cost=False)
+        records = run.run(cfg)
+        assert not any(r["error"] for r in records), [r["error"] for r in records if r["error"]]
+        successes += sum(r["success"] for r in records)
+        episodes += len(records)
+    assert episodes == spec["episodes"]
+    assert successes >= spec["floor"], f"{name}: {successes}/{episodes} below the floor {spec['floor']}"
+    if checkpoint is None:
+        cost = run.measure_cost(run.RunConfig(policy=spec["policy"], budget=spec.get("budget"),
+                                              suites=["libero_spatial"], out=str(tmp_path)), latency=False)
+        assert cost["gflops_trunk"] == pytest.approx(spec["gflops_trunk"], rel=1e-6)
+        assert cost["gflops_call"] == pytest.approx(spec["gflops_call"], rel=1e-6)
+        if "layer_fraction_max" in spec:
+            assert cost["layer_fraction"] <= spec["layer_fraction_max"]
