@@ -29,9 +29,17 @@ def test_success_floor_and_flops(name: str, tmp_path) -> None:
     checkpoint = os.environ.get(f"VLABENCH_{name.upper()}_CHECKPOINT")
     successes, episodes = 0, 0
     for part in spec["runs"]:  # {"suite", "tasks" (null: all), "episodes_per_task"}
-        cfg = run.RunConfig(policy=spec["policy"], budget=spec.get("budget"), suites=[part["suite"]],
-                            tasks=part["tasks"], episodes_per_task=part["episodes_per_task"], workers=2,
-                            out=str(tmp_path), checkpoint=checkpoint, cost=False)
+        cfg = run.RunConfig(
+            policy=spec["policy"],
+            budget=spec.get("budget"),
+            suites=[part["suite"]],
+            tasks=part["tasks"],
+            episodes_per_task=part["episodes_per_task"],
+            workers=2,
+            out=str(tmp_path),
+            checkpoint=checkpoint,
+            cost=False,
+        )
         records = run.run(cfg)
         assert not any(r["error"] for r in records), [r["error"] for r in records if r["error"]]
         successes += sum(r["success"] for r in records)
@@ -39,8 +47,12 @@ def test_success_floor_and_flops(name: str, tmp_path) -> None:
     assert episodes == spec["episodes"]
     assert successes >= spec["floor"], f"{name}: {successes}/{episodes} below the floor {spec['floor']}"
     if checkpoint is None:
-        cost = run.measure_cost(run.RunConfig(policy=spec["policy"], budget=spec.get("budget"),
-                                              suites=["libero_spatial"], out=str(tmp_path)), latency=False)
+        cost = run.measure_cost(
+            run.RunConfig(
+                policy=spec["policy"], budget=spec.get("budget"), suites=["libero_spatial"], out=str(tmp_path)
+            ),
+            latency=False,
+        )
         assert cost["gflops_trunk"] == pytest.approx(spec["gflops_trunk"], rel=1e-6)
         assert cost["gflops_call"] == pytest.approx(spec["gflops_call"], rel=1e-6)
         if "layer_fraction_max" in spec:

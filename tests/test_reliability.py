@@ -99,7 +99,7 @@ def _run_cmd(out) -> list[str]:
         "--tasks",
         "0",
         "--episodes-per-task",
-        "5",
+        "20",
         "--out",
         str(out),
     ]
@@ -115,18 +115,18 @@ def test_killed_run_resumes_without_loss(tmp_path, sig) -> None:
     os.kill(proc.pid, sig)
     proc.wait(60)
     before = read_records(path)
-    assert 2 <= len(before) < 5, "the run must be killed mid-way"
+    assert 2 <= len(before) < 20, "the run must be killed mid-way"
     with open(path, "ab") as f:  # as if killed while writing a line
         f.write(b'{"policy": "expert", "suite": "robo')
     assert subprocess.run(_run_cmd(tmp_path), capture_output=True).returncode == 0
     after = read_records(path)
     keys = [(r["task_id"], r["init_state"]) for r in after]
-    assert sorted(keys) == [(0, k) for k in range(5)]  # none lost, none twice, the half line dropped
+    assert sorted(keys) == [(0, k) for k in range(20)]  # none lost, none twice, the half line dropped
     assert after[: len(before)] == before  # finished episodes kept as they were
     # a rerun of an episode in a fresh process reproduces the recorded actions
     again = bench_run.run(
         bench_run.RunConfig(
-            policy="expert", suites=["robosuite"], tasks=[0], episodes_per_task=5, out=str(tmp_path / "again")
+            policy="expert", suites=["robosuite"], tasks=[0], episodes_per_task=20, out=str(tmp_path / "again")
         )
     )
     assert [r["actions_sha1"] for r in again] == [
