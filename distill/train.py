@@ -17,7 +17,6 @@ import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 import torch
 from tqdm import tqdm
@@ -27,7 +26,7 @@ from distill.graph import Encapsulation, GraphConfig, action_change_profile, dep
 from distill.losses import node_loss, prior_targets, relation_loss, routing_loss
 from distill.router import RouterConfig
 from distill.student import RoutedVLA, StudentConfig
-from policies.train import pick_device
+from policies.train import atomic_save, pick_device
 from policies.vla.checkpoint import load_vla
 from policies.vla.data import FrameSet, load_frames
 from policies.vla.model import VLA
@@ -95,12 +94,6 @@ def _batch(model: VLA, data: FrameSet, idx: torch.Tensor, device: torch.device):
     return model.embed(feats, lang, state), model.normalise_actions(chunk)
 
 
-def _save(path: Path, **state: Any) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-
-
 def stage1(cfg: DistillConfig, teacher: VLA, train: FrameSet, val: FrameSet, device: torch.device):
     """Trains graph + probes on the frozen teacher; returns them and the action-change profile."""
     c = teacher.cfg
@@ -129,7 +122,7 @@ def stage1(cfg: DistillConfig, teacher: VLA, train: FrameSet, val: FrameSet, dev
         bar.update()
         bar.set_postfix(loss=f"{loss.item():.4f}")
         if step % cfg.ckpt_every == 0 or step == cfg.stage1_steps:
-            _save(path, enc=enc.state_dict(), opt=opt.state_dict(), step=step)
+            atomic_save(path, enc=enc.state_dict(), opt=opt.state_dict(), step=step)
     bar.close()
     enc.eval().requires_grad_(False)
     profile, probe_err = _profile(cfg, teacher, enc, val, device)
@@ -229,7 +222,7 @@ def train_student(
             log.write(json.dumps(row) + "\n")
             log.flush()
         if step % cfg.ckpt_every == 0 or step == cfg.steps:
-            _save(path, student=student.state_dict(), opt=opt.state_dict(), step=step, wall=time.time() - t0)
+            atomic_save(path, student=student.state_dict(), opt=opt.state_dict(), step=step, wall=time.time() - t0)
     bar.close()
     student.eval()
     return student

@@ -19,6 +19,7 @@ import os
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 import torch
 from tqdm import tqdm
@@ -99,18 +100,10 @@ def validate(model: VLA, val: FrameSet, device: torch.device, cfg: TrainConfig, 
     return sum(losses) / len(idx)
 
 
-def save_checkpoint(path: Path, model: VLA, opt: torch.optim.Optimizer, step: int, wall: float) -> None:
+def atomic_save(path: Path, **state: Any) -> None:
+    """``torch.save`` under a temporary name, then rename: a kill never leaves half a checkpoint."""
     tmp = path.with_suffix(".tmp")
-    torch.save(
-        {
-            "model": model.state_dict(),
-            "opt": opt.state_dict(),
-            "step": step,
-            "wall": wall,
-            "rng": torch.get_rng_state(),
-        },
-        tmp,
-    )
+    torch.save(state, tmp)
     os.replace(tmp, path)
 
 
@@ -168,7 +161,14 @@ def train(cfg: TrainConfig) -> VLA:
             log.write(json.dumps(row) + "\n")
             log.flush()
         if step % cfg.ckpt_every == 0 or step == cfg.steps:
-            save_checkpoint(ckpt, model, opt, step, time.time() - t0)
+            atomic_save(
+                ckpt,
+                model=model.state_dict(),
+                opt=opt.state_dict(),
+                step=step,
+                wall=time.time() - t0,
+                rng=torch.get_rng_state(),
+            )
     bar.close()
     wall = time.time() - t0
     meta = {
