@@ -108,7 +108,13 @@ def _run_cmd(out) -> list[str]:
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
 def test_killed_run_resumes_without_loss(tmp_path, sig) -> None:
     path = tmp_path / "episodes" / "expert" / "robosuite.jsonl"
-    proc = subprocess.Popen(_run_cmd(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # a shell running CI in the background ignores SIGINT, and children inherit that: restore the default
+    proc = subprocess.Popen(
+        _run_cmd(tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.time() + 240
     while time.time() < deadline and len(read_records(path)) < 2 if path.exists() else time.time() < deadline:
         time.sleep(0.2)
