@@ -133,6 +133,7 @@ def _episode(job: tuple[RunConfig, str, int, int]) -> dict[str, Any]:
     u = env.unwrapped
     return {
         **rec,
+        "_cfg": cfg,
         "policy": cfg.label,
         "budget": cfg.budget,
         "suite": suite,
@@ -143,30 +144,49 @@ def _episode(job: tuple[RunConfig, str, int, int]) -> dict[str, Any]:
     }
 
 
-def run(cfg: RunConfig) -> list[dict[str, Any]]:
-    """Runs every missing episode and returns all records of the requested episodes."""
-    commit = git_commit()
-    jobs, have = [], {}
+def recorded(cfg: RunConfig, suite: str) -> dict[tuple[int, int], dict[str, Any]]:
+    """Episodes of ``suite`` already recorded for this policy and seed, keyed by (task, init state)."""
+    return {
+        (r["task_id"], r["init_state"]): r
+        for r in read_records(records_path(cfg, suite))
+        if r["seed"] == cfg.seed + 1000 * r["task_id"] + r["init_state"]
+    }
+
+
+def missing_jobs(cfg: RunConfig, have: dict[str, dict]) -> list[tuple[RunConfig, str, int, int]]:
+    """The (cfg, suite, task, init state) episodes still to run."""
+    jobs = []
     for suite in cfg.suites:
-        recs = read_records(records_path(cfg, suite))
-        have[suite] = {
-            (r["task_id"], r["init_state"]): r
-            for r in recs
-            if r["seed"] == cfg.seed + 1000 * r["task_id"] + r["init_state"]
-        }
         tasks = cfg.tasks if cfg.tasks is not None else range(envs.get_suite(suite).num_tasks)
         jobs += [(cfg, suite, t, k) for t in tasks for k in range(cfg.episodes_per_task) if (t, k) not in have[suite]]
-    results = run_map(_episode, jobs, cfg.workers, cfg.backend)
-    for rec in tqdm(results, total=len(jobs), desc=cfg.label, unit="ep"):
-        rec.update(commit=commit, config=asdict(cfg), python=sys.version.split()[0])
-        append_record(records_path(cfg, rec["suite"]), rec)
-        have[rec["suite"]][(rec["task_id"], rec["init_state"])] = rec
+    return jobs
+
+
+def store(rec: dict[str, Any], commit: str) -> None:
+    """Appends a finished episode to its policy's file (``rec["_cfg"]``: the RunConfig it ran under)."""
+    cfg = rec.pop("_cfg")
+    rec.update(commit=commit, config=asdict(cfg), python=sys.version.split()[0])
+    append_record(records_path(cfg, rec["suite"]), rec)
+
+
+def requested(cfg: RunConfig, have: dict[str, dict]) -> list[dict[str, Any]]:
     return [
         r
         for suite in cfg.suites
         for key, r in sorted(have[suite].items())
         if key[1] < cfg.episodes_per_task and (cfg.tasks is None or key[0] in cfg.tasks)
     ]
+
+
+def run(cfg: RunConfig) -> list[dict[str, Any]]:
+    """Runs every missing episode and returns all records of the requested episodes."""
+    commit = git_commit()
+    have = {suite: recorded(cfg, suite) for suite in cfg.suites}
+    jobs = missing_jobs(cfg, have)
+    for rec in tqdm(run_map(_episode, jobs, cfg.workers, cfg.backend), total=len(jobs), desc=cfg.label, unit="ep"):
+        store(rec, commit)
+        have[rec["suite"]][(rec["task_id"], rec["init_state"])] = rec
+    return requested(cfg, have)
 
 
 def summary_frame(records: list[dict[str, Any]]) -> pd.DataFrame:

@@ -93,6 +93,7 @@ for _method, _name in [
     ("truncate", "truncate"),
     ("uniform", "uniform"),
     ("random", "random"),
+    ("early_exit", "early_exit"),
 ]:
     register_policy(_name)(_routed(_method))
 
@@ -101,9 +102,11 @@ for _method, _name in [
 def _dense(env: gym.Env, budget: float = 0.5, checkpoint: str | None = None, **kwargs: Any) -> Policy:
     """A dense VLA with ceil(b N) layers trained from scratch (the matching-FLOPs baseline)."""
     from distill.policy import student_dir
-    from policies.vla.policy import load_teacher
+    from policies.vla.policy import DEFAULT_TEACHER, load_teacher
 
-    return load_teacher(checkpoint or student_dir("dense", budget), **kwargs)
+    policy = load_teacher(checkpoint or student_dir("dense", budget), **kwargs)
+    policy.teacher_dir = DEFAULT_TEACHER  # cost measurements compare it with the teacher, interleaved
+    return policy
 
 
 def _dense_env_kwargs(budget: float = 0.5, checkpoint: str | None = None, **_: Any) -> dict[str, Any]:

@@ -124,3 +124,20 @@ def test_throughput_compares_both_render_paths():
     r = compare_render_paths("robosuite", 0, steps=3, rounds=1, image_size=32)
     assert r["fast_steps_per_s"] > 0 and r["default_steps_per_s"] > 0
     assert r["ratio"] == pytest.approx(r["fast_steps_per_s"] / r["default_steps_per_s"])
+
+
+def test_sweep_expands_budgets_and_resumes(tmp_path):
+    from bench import sweep
+
+    with pytest.raises(ValueError, match="trained budgets"):
+        sweep.configs(["student"], [0.123], suites=["robosuite"], out=str(tmp_path))
+    with pytest.raises(ValueError, match="Unknown policy"):
+        sweep.configs(["nope"], [0.5], suites=["robosuite"], out=str(tmp_path))
+    common = dict(suites=["robosuite"], tasks=[0], out=str(tmp_path))
+    first = sweep.sweep(sweep.configs(["expert"], [0.5], episodes_per_task=1, **common), workers=1)
+    assert [r["init_state"] for r in first["expert"]] == [0]
+    second = sweep.sweep(sweep.configs(["expert"], [0.5], episodes_per_task=2, **common), workers=1)
+    assert [r["init_state"] for r in second["expert"]] == [0, 1]
+    assert second["expert"][0] == first["expert"][0]  # recorded episode reused, not rerun
+    lines = (tmp_path / "episodes" / "expert" / "robosuite.jsonl").read_text().splitlines()
+    assert len(lines) == 2

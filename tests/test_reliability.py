@@ -87,12 +87,12 @@ def test_same_seed_same_actions_in_one_process(lift) -> None:
     assert a["actions_sha1"] == b["actions_sha1"] and a["steps"] == b["steps"] and a["success"] == b["success"]
 
 
-def _run_cmd(out) -> list[str]:
+def _run_cmd(out, module: str = "bench.run") -> list[str]:
     return [
         sys.executable,
         "-m",
-        "bench.run",
-        "--policy",
+        module,
+        "--policy" if module == "bench.run" else "--policies",
         "expert",
         "--suite",
         "robosuite",
@@ -105,12 +105,14 @@ def _run_cmd(out) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
-def test_killed_run_resumes_without_loss(tmp_path, sig) -> None:
+@pytest.mark.parametrize(
+    "module, sig", [("bench.run", signal.SIGKILL), ("bench.run", signal.SIGINT), ("bench.sweep", signal.SIGKILL)]
+)
+def test_killed_run_resumes_without_loss(tmp_path, module, sig) -> None:
     path = tmp_path / "episodes" / "expert" / "robosuite.jsonl"
     # a shell running CI in the background ignores SIGINT, and children inherit that: restore the default
     proc = subprocess.Popen(
-        _run_cmd(tmp_path),
+        _run_cmd(tmp_path, module),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
@@ -124,7 +126,7 @@ def test_killed_run_resumes_without_loss(tmp_path, sig) -> None:
     assert 2 <= len(before) < 20, "the run must be killed mid-way"
     with open(path, "ab") as f:  # as if killed while writing a line
         f.write(b'{"policy": "expert", "suite": "robo')
-    assert subprocess.run(_run_cmd(tmp_path), capture_output=True).returncode == 0
+    assert subprocess.run(_run_cmd(tmp_path, module), capture_output=True).returncode == 0
     after = read_records(path)
     keys = [(r["task_id"], r["init_state"]) for r in after]
     assert sorted(keys) == [(0, k) for k in range(20)]  # none lost, none twice, the half line dropped
