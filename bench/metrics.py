@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 from scipy.stats import binomtest
 
 
@@ -18,3 +19,30 @@ def format_rate(successes: int, n: int) -> str:
     lo, hi = wilson(successes, n)
     rate = 100.0 * successes / n if n else float("nan")
     return f"{successes}/{n} = {rate:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}]"
+
+
+def rate_rows(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Success counts with 95% Wilson intervals per group of episode records.
+
+    Columns: ``by``, successes, episodes, success_rate, ci95_low, ci95_high, errors, errors_<kind>
+    for each failure kind (policy, simulator, renderer) and mean_steps.
+    """
+    rows = []
+    for key, g in df.groupby(by, sort=True):
+        s, n = int(g["success"].sum()), len(g)
+        lo, hi = wilson(s, n)
+        kinds = g["error_kind"] if "error_kind" in g else pd.Series([None] * n)
+        rows.append(
+            {
+                **dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True)),
+                "successes": s,
+                "episodes": n,
+                "success_rate": s / n,
+                "ci95_low": lo,
+                "ci95_high": hi,
+                "errors": int(g["error"].notna().sum()) if "error" in g else 0,
+                **{f"errors_{k}": int((kinds == k).sum()) for k in ("policy", "simulator", "renderer")},
+                "mean_steps": float(g["steps"].mean()),
+            }
+        )
+    return pd.DataFrame(rows)

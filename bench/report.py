@@ -1,12 +1,13 @@
 """Paper-style tables and plots from the per-episode records in ``results/``.
 
 Usage:
-    python -m bench.report            # reads results/episodes/*/*.jsonl and results/cost/*.json
+    python -m bench.report            # reads results/episodes/*/*.jsonl, results/cost/*.json, results/profiles
 
 Writes ``results/tables/main.{md,tex,csv}`` (method x suite success with 95% Wilson intervals and
-episode counts, average, FLOPs per call, latency, speedup vs teacher) and ``results/plots/*.png|pdf``
-(success vs FLOPs and vs speedup with interval bars when routed policies exist; routing heat maps
-when records carry routing decisions; the teacher's per-layer action-change profile when present).
+episode counts, LIBERO average, layers run, FLOPs per call, latency, speedup vs teacher),
+``results/tables/ablation_b0.5.{md,tex,csv}`` (every routed policy at budget 0.5),
+``results/tables/rates.csv`` and ``results/plots/*.png|pdf`` (success vs trunk FLOPs and vs speedup,
+routing heat maps, the teacher's per-layer action-change profile).
 """
 
 from __future__ import annotations
@@ -17,16 +18,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.metrics import wilson
+from bench import plots
 from bench.records import read_records
-
-SUITE_NAMES = {
-    "libero_spatial": "Spatial",
-    "libero_object": "Object",
-    "libero_goal": "Goal",
-    "libero_10": "Long",
-    "robosuite": "robosuite",
-}
+from bench.tables import ablation_table, main_table, suite_rates, to_latex, to_markdown
 
 
 def load_episodes(root: Path) -> pd.DataFrame:
@@ -38,105 +32,48 @@ def load_costs(root: Path) -> dict[str, dict]:
     return {p.stem: json.loads(p.read_text()) for p in sorted(root.glob("cost/*.json"))}
 
 
-def suite_rates(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per policy and suite (robosuite split by task): successes, episodes, rate, interval."""
-    df = df.copy()
-    df["column"] = df["suite"].map(SUITE_NAMES).fillna(df["suite"])
-    is_rs = df["suite"] == "robosuite"
-    df.loc[is_rs, "column"] = df.loc[is_rs, "task_id"].map({0: "Lift", 1: "Stack", 2: "PickPlaceCan"})
-    rows = []
-    for (policy, column), g in df.groupby(["policy", "column"]):
-        s, n = int(g["success"].sum()), len(g)
-        lo, hi = wilson(s, n)
-        rows.append(
-            {
-                "policy": policy,
-                "column": column,
-                "successes": s,
-                "episodes": n,
-                "rate": s / n,
-                "ci_low": lo,
-                "ci_high": hi,
-                "errors": int(g["error"].notna().sum()),
-            }
-        )
-    return pd.DataFrame(rows)
+def _write_table(table: pd.DataFrame, folder: Path, name: str) -> None:
+    table.to_csv(folder / f"{name}.csv", index=False)
+    (folder / f"{name}.md").write_text(to_markdown(table))
+    (folder / f"{name}.tex").write_text(to_latex(table))
 
 
-def main_table(df: pd.DataFrame, costs: dict[str, dict]) -> pd.DataFrame:
-    rates = suite_rates(df)
-    order = [
-        c for c in ["Spatial", "Object", "Goal", "Long", "Lift", "Stack", "PickPlaceCan"] if c in set(rates.column)
-    ]
-    out = []
-    for policy, g in rates.groupby("policy", sort=False):
-        row: dict = {"policy": policy}
-        for c in order:
-            r = g[g.column == c]
-            row[c] = (
-                (
-                    f"{100 * r.rate.iloc[0]:.1f} [{100 * r.ci_low.iloc[0]:.0f}, {100 * r.ci_high.iloc[0]:.0f}] "
-                    f"(n={r.episodes.iloc[0]})"
-                )
-                if len(r)
-                else ""
-            )
-        libero = g[g.column.isin(["Spatial", "Object", "Goal", "Long"])]
-        row["LIBERO avg"] = f"{100 * libero.rate.mean():.1f}" if len(libero) else ""
-        c = costs.get(policy, {})
-        row["GFLOPs call / trunk"] = f"{c['gflops_call']:.2f} / {c['gflops_trunk']:.2f}" if c else ""
-        row["latency ms (trunk)"] = f"{c['call_ms']:.1f} ({c['trunk_ms']:.1f})" if c else ""
-        row["speedup call / trunk"] = (
-            f"{c['speedup_call']:.2f}x / {c['speedup_trunk']:.2f}x"
-            if "speedup_call" in c
-            else ("1.00x / 1.00x" if policy == "teacher" else "")
-        )
-        out.append(row)
-    rank = {"expert": 0, "teacher": 1}
-    return pd.DataFrame(out).sort_values("policy", key=lambda s: s.map(lambda p: (rank.get(p, 2), p)))
-
-
-def to_markdown(table: pd.DataFrame) -> str:
-    cols = list(table.columns)
-    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-    lines += ["| " + " | ".join(str(r[c]) for c in cols) + " |" for _, r in table.iterrows()]
-    return "\n".join(lines) + "\n"
-
-
-def to_latex(table: pd.DataFrame) -> str:
-    cols = list(table.columns)
-    lines = [
-        "\\begin{tabular}{l" + "r" * (len(cols) - 1) + "}",
-        "\\toprule",
-        " & ".join(c.replace("_", "\\_") for c in cols) + " \\\\",
-        "\\midrule",
-    ]
-    for _, r in table.iterrows():
-        lines.append(" & ".join(str(r[c]).replace("_", "\\_").replace("%", "\\%") for c in cols) + " \\\\")
-    lines += ["\\bottomrule", "\\end{tabular}"]
-    return "\n".join(lines) + "\n"
-
-
-def write(root: Path) -> pd.DataFrame:
+def write(root: Path, budget: float = 0.5, heatmap_policy: str | None = None) -> dict[str, pd.DataFrame]:
+    """Writes every table and plot; returns the tables."""
     df = load_episodes(root)
     if df.empty:
         raise SystemExit(f"error: no episode records under {root}/episodes; run python -m bench.run first")
-    table = main_table(df, load_costs(root))
+    costs = load_costs(root)
     folder = root / "tables"
     folder.mkdir(parents=True, exist_ok=True)
-    table.to_csv(folder / "main.csv", index=False)
-    (folder / "main.md").write_text(to_markdown(table))
-    (folder / "main.tex").write_text(to_latex(table))
+    tables = {"main": main_table(df, costs)}
+    ablation = ablation_table(df, costs, budget)
+    if not ablation.empty:
+        tables[f"ablation_b{budget:g}"] = ablation
+    for name, t in tables.items():
+        _write_table(t, folder, name)
     suite_rates(df).to_csv(folder / "rates.csv", index=False, float_format="%.4f")
-    return table
+    figs = root / "plots"
+    plots.success_vs_cost(df, costs, "trunk_flops_ratio", "trunk FLOPs per call / teacher's", figs, "success_vs_flops")
+    plots.success_vs_cost(
+        df, costs, "speedup_call", "whole-call speedup vs teacher (batch 1, CPU)", figs, "success_vs_speedup"
+    )
+    policy = heatmap_policy or f"student_b{budget:g}"
+    if policy in set(df.policy):
+        plots.routing_heatmaps(df, policy, figs)
+    for profile in sorted((root / "profiles").glob("action_change_*.json")):
+        plots.action_change_profile(profile, figs)
+    return tables
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--results", default="results")
+    p.add_argument("--budget", type=float, default=0.5, help="budget of the ablation table and heat maps")
+    p.add_argument("--heatmap-policy", default=None, help="policy label for the routing heat maps")
     a = p.parse_args(argv)
-    table = write(Path(a.results))
-    print(to_markdown(table))
+    for name, table in write(Path(a.results), a.budget, a.heatmap_policy).items():
+        print(f"## {name}\n\n{to_markdown(table)}")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from bench.cli import exit_on_setup_error
 
 with exit_on_setup_error():
     import envs
-from bench.metrics import format_rate, wilson
+from bench.metrics import format_rate, rate_rows
 from bench.records import append_record, read_records
 from bench.workers import EnvCache, run_map
 from envs.errors import GLBackendError
@@ -192,30 +192,10 @@ def run(cfg: RunConfig) -> list[dict[str, Any]]:
 def summary_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     """Per-task success counts with 95% Wilson intervals (one row per policy, suite and task)."""
     df = pd.DataFrame(records)
-    rows = []
-    for (policy, suite, task_id), g in df.groupby(["policy", "suite", "task_id"]):
-        s, n = int(g["success"].sum()), len(g)
-        lo, hi = wilson(s, n)
-        rows.append(
-            {
-                "policy": policy,
-                "suite": suite,
-                "task_id": task_id,
-                "instruction": g["instruction"].iloc[0],
-                "episodes": n,
-                "successes": s,
-                "success_rate": s / n,
-                "ci95_low": lo,
-                "ci95_high": hi,
-                "errors": int(g["error"].notna().sum()),
-                **{
-                    f"errors_{k}": int((g["error_kind"] == k).sum()) if "error_kind" in g else 0
-                    for k in ("policy", "simulator", "renderer")
-                },
-                "mean_steps": float(g["steps"].mean()),
-            }
-        )
-    return pd.DataFrame(rows)
+    frame = rate_rows(df, ["policy", "suite", "task_id"])
+    first = df.groupby(["policy", "suite", "task_id"], sort=True)["instruction"].first().to_numpy()
+    frame.insert(3, "instruction", first)
+    return frame
 
 
 def write_summary(cfg: RunConfig, records: list[dict[str, Any]]) -> Path:

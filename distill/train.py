@@ -49,6 +49,7 @@ class DistillConfig:
     suites: list[str] = field(default_factory=lambda: ["libero_spatial", "libero_object", "robosuite"])
     out: str = "runs/distill"
     export: str = "checkpoints/students"
+    results: str = "results"  # the action-change profile is also written to <results>/profiles for the report
     method: str = "actdistill"
     budgets: list[float] = field(default_factory=lambda: [0.25, 0.5, 0.75])
     graph: GraphConfig = field(default_factory=GraphConfig)
@@ -128,6 +129,9 @@ def stage1(cfg: DistillConfig, teacher: VLA, train: FrameSet, val: FrameSet, dev
     profile, probe_err = _profile(cfg, teacher, enc, val, device)
     out = {"graph": cfg.graph.kind, "action_change": profile.tolist(), "probe_l1_per_depth": probe_err.tolist()}
     (Path(cfg.out) / f"profile_{cfg.graph.kind}.json").write_text(json.dumps(out, indent=2) + "\n")
+    report = Path(cfg.results) / "profiles" / f"action_change_{cfg.graph.kind}.json"
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text(json.dumps(out, indent=2) + "\n")
     return enc, profile
 
 

@@ -1,5 +1,6 @@
 """The command-line tools end to end with tiny settings."""
 
+import json
 import subprocess
 import sys
 
@@ -141,3 +142,16 @@ def test_sweep_expands_budgets_and_resumes(tmp_path):
     assert second["expert"][0] == first["expert"][0]  # recorded episode reused, not rerun
     lines = (tmp_path / "episodes" / "expert" / "robosuite.jsonl").read_text().splitlines()
     assert len(lines) == 2
+
+
+def test_scaling_runs_same_episodes_per_worker_count(tmp_path):
+    from bench import scaling
+
+    scaling.main(
+        ["--policy", "expert", "--suite", "robosuite", "--tasks", "0", "--episodes-per-task", "2"]
+        + ["--workers", "1", "2", "--out", str(tmp_path), "--scratch", str(tmp_path / "scratch")]
+    )
+    result = json.loads((tmp_path / "scaling" / "expert.json").read_text())
+    assert [r["workers"] for r in result["runs"]] == [1, 2]
+    assert all(r["episodes"] == 2 and r["episodes_per_min"] > 0 for r in result["runs"])
+    assert result["identical_episodes"] is True

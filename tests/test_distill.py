@@ -111,6 +111,7 @@ def test_distill_end_to_end(tmp_path, method, graph, router, relation) -> None:
         suites=["libero_spatial"],
         out=str(tmp_path / "run"),
         export=str(tmp_path / "students"),
+        results=str(tmp_path / "results"),
         method=method,
         budgets=[0.5],
         graph=GraphConfig(kind=graph, dim=16),
@@ -125,6 +126,9 @@ def test_distill_end_to_end(tmp_path, method, graph, router, relation) -> None:
         bf16=False,
     )
     results = run(cfg)
+    if method == "actdistill":
+        profile = json.loads((tmp_path / "results" / "profiles" / f"action_change_{graph}.json").read_text())
+        assert len(profile["action_change"]) == 4 and len(profile["probe_l1_per_depth"]) == 5
     folder = tmp_path / "students" / f"{method}_b0.5"
     meta = json.loads((folder / "student.json").read_text())
     assert meta["method"] == method and meta["student"]["budget"] == 0.5

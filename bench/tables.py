@@ -1,0 +1,166 @@
+"""Paper-style tables from episode records and cost files: main table and budget ablation."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from bench.metrics import rate_rows
+
+SUITE_NAMES = {
+    "libero_spatial": "Spatial",
+    "libero_object": "Object",
+    "libero_goal": "Goal",
+    "libero_10": "Long",
+    "robosuite": "robosuite",
+}
+COLUMNS = ["Spatial", "Object", "Goal", "Long", "Lift", "Stack", "PickPlaceCan"]
+LIBERO = ["Spatial", "Object", "Goal", "Long"]
+METHOD_NAMES = {
+    "expert": "Scripted expert (privileged state)",
+    "teacher": "Teacher VLA",
+    "student": "ActDistill",
+    "nograph": "Router, no graph (MoLe-VLA-like)",
+    "truncate": "Static truncation",
+    "uniform": "Static uniform skip",
+    "random": "Random routing",
+    "early_exit": "Early exit (DeeR-VLA-like)",
+    "dense": "Dense, matching FLOPs, from scratch",
+}
+
+
+def split_label(label: str) -> tuple[str, float | None]:
+    """``"student_b0.5"`` -> ("student", 0.5); ``"teacher"`` -> ("teacher", None)."""
+    name, sep, budget = label.rpartition("_b")
+    if sep and name:
+        try:
+            return name, float(budget)
+        except ValueError:
+            pass
+    return label, None
+
+
+def display(label: str) -> str:
+    name, budget = split_label(label)
+    base = METHOD_NAMES.get(name, name)
+    return base if budget is None else f"{base} @ {budget:g}"
+
+
+def suite_rates(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per policy and table column (LIBERO suites; robosuite split by task), from ``rate_rows``."""
+    df = df.copy()
+    df["column"] = df["suite"].map(SUITE_NAMES).fillna(df["suite"])
+    is_rs = df["suite"] == "robosuite"
+    df.loc[is_rs, "column"] = df.loc[is_rs, "task_id"].map({0: "Lift", 1: "Stack", 2: "PickPlaceCan"})
+    return rate_rows(df, ["policy", "column"])
+
+
+def pooled_libero(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Per policy: all episodes of the given LIBERO columns pooled (successes, episodes, interval)."""
+    d = df.copy()
+    d["column"] = d["suite"].map(SUITE_NAMES)
+    d = d[d["column"].isin(columns)]
+    return rate_rows(d, ["policy"]) if len(d) else pd.DataFrame()
+
+
+def _cell(r: pd.Series) -> str:
+    lo, hi = 100 * r.ci95_low, 100 * r.ci95_high
+    return f"{100 * r.success_rate:.1f} [{lo:.0f}, {hi:.0f}] (n={r.episodes})"
+
+
+def _order(labels) -> list[str]:
+    rank = {"expert": 0, "teacher": 1, "student": 2}
+    names = list(METHOD_NAMES)
+
+    def key(label: str):
+        name, budget = split_label(label)
+        return (rank.get(name, 3), names.index(name) if name in names else 99, -(budget or 0), label)
+
+    return sorted(labels, key=key)
+
+
+def main_table(df: pd.DataFrame, costs: dict[str, dict]) -> pd.DataFrame:
+    """Method x suite success (95% Wilson, n), LIBERO average, FLOPs, latency and speedups.
+
+    Columns are the suites the teacher was evaluated on; latency is the median per call measured in
+    the same process as the teacher (teacher's in parentheses); speedups are ratios of those medians.
+    """
+    rates = suite_rates(df)
+    have = set(rates[rates.policy == "teacher"].column) or set(rates.column)
+    cols = [c for c in COLUMNS if c in have]
+    out = []
+    for policy in _order(rates.policy.unique()):
+        g = rates[rates.policy == policy].set_index("column")
+        row: dict = {"policy": display(policy)}
+        for c in cols:
+            row[c] = _cell(g.loc[c]) if c in g.index else ""
+        lib = [c for c in cols if c in LIBERO and c in g.index]
+        row["LIBERO avg"] = (
+            f"{100 * g.loc[lib].success_rate.mean():.1f}"
+            if len(lib) == len([c for c in cols if c in LIBERO]) and lib
+            else ""
+        )
+        c = costs.get(policy, {})
+        row["layers run"] = f"{c['layer_fraction']:.2f}" if "layer_fraction" in c else ("1.00" if c else "")
+        row["GFLOPs call / trunk"] = f"{c['gflops_call']:.2f} / {c['gflops_trunk']:.2f}" if c else ""
+        if "speedup_call" in c:
+            row["latency ms (teacher)"] = f"{c['call_ms']:.1f} ({c['teacher_call_ms']:.1f})"
+            row["speedup call / trunk"] = f"{c['speedup_call']:.2f}x / {c['speedup_trunk']:.2f}x"
+        else:
+            row["latency ms (teacher)"] = f"{c['call_ms']:.1f}" if "call_ms" in c else ""
+            row["speedup call / trunk"] = "1.00x / 1.00x" if policy == "teacher" else ""
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def ablation_table(df: pd.DataFrame, costs: dict[str, dict], budget: float = 0.5) -> pd.DataFrame:
+    """Every routed policy at one budget: success per LIBERO suite and pooled, cost, and the gap to
+    ActDistill on the same episodes."""
+    df = df[df.policy.map(lambda p: split_label(p)[1] == budget)]
+    if df.empty:
+        return pd.DataFrame()
+    rates = suite_rates(df)
+    cols = [c for c in LIBERO if c in set(rates.column)]
+    pooled = pooled_libero(df, cols).set_index("policy")
+    ref = f"student_b{budget:g}"
+    out = []
+    for policy in _order(rates.policy.unique()):
+        g = rates[rates.policy == policy].set_index("column")
+        row: dict = {"method": METHOD_NAMES.get(split_label(policy)[0], policy)}
+        for c in cols:
+            row[c] = _cell(g.loc[c]) if c in g.index else ""
+        p = pooled.loc[policy]
+        row["LIBERO pooled"] = _cell(p)
+        if ref in pooled.index and policy != ref:
+            row["vs ActDistill (points)"] = f"{100 * (p.success_rate - pooled.loc[ref].success_rate):+.1f}"
+        else:
+            row["vs ActDistill (points)"] = ""
+        c = costs.get(policy, {})
+        row["layers run"] = f"{c['layer_fraction']:.2f}" if "layer_fraction" in c else ""
+        row["trunk FLOPs"] = f"{100 * c['trunk_flops_ratio']:.0f}%" if "trunk_flops_ratio" in c else ""
+        row["speedup trunk"] = f"{c['speedup_trunk']:.2f}x" if "speedup_trunk" in c else ""
+        row["speedup call (bound)"] = (
+            f"{c['speedup_call']:.2f}x ({c['amdahl_bound']:.2f}x)" if "speedup_call" in c else ""
+        )
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    cols = list(table.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    lines += ["| " + " | ".join(str(r[c]) for c in cols) + " |" for _, r in table.iterrows()]
+    return "\n".join(lines) + "\n"
+
+
+def _tex(s: str) -> str:
+    return str(s).replace("\\", "\\textbackslash{}").replace("_", "\\_").replace("%", "\\%").replace("&", "\\&")
+
+
+def to_latex(table: pd.DataFrame) -> str:
+    """A booktabs tabular."""
+    cols = list(table.columns)
+    lines = ["\\begin{tabular}{l" + "r" * (len(cols) - 1) + "}", "\\toprule", " & ".join(map(_tex, cols)) + " \\\\"]
+    lines.append("\\midrule")
+    lines += [" & ".join(_tex(r[c]) for c in cols) + " \\\\" for _, r in table.iterrows()]
+    lines += ["\\bottomrule", "\\end{tabular}"]
+    return "\n".join(lines) + "\n"
