@@ -6,8 +6,8 @@ Usage:
 Writes ``results/tables/main.{md,tex,csv}`` (method x suite success with 95% Wilson intervals and
 episode counts, LIBERO average, layers run, FLOPs per call, latency, speedup vs teacher),
 ``results/tables/ablation_b0.5.{md,tex,csv}`` (every routed policy at budget 0.5),
-``results/tables/rates.csv`` and ``results/plots/*.png|pdf`` (success vs trunk FLOPs and vs speedup,
-routing heat maps, the teacher's per-layer action-change profile).
+``results/tables/rates.csv``, ``results/README.md`` and ``results/plots/*.png|pdf`` (success vs
+trunk FLOPs and vs speedup, routing heat maps, the teacher's per-layer action-change profile).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench import plots
+from bench.readme import write_readme
 from bench.records import read_records
 from bench.tables import ablation_table, main_table, suite_rates, to_latex, to_markdown
 
@@ -38,8 +39,10 @@ def _write_table(table: pd.DataFrame, folder: Path, name: str) -> None:
     (folder / f"{name}.tex").write_text(to_latex(table))
 
 
-def write(root: Path, budget: float = 0.5, heatmap_policy: str | None = None) -> dict[str, pd.DataFrame]:
-    """Writes every table and plot; returns the tables."""
+def write(
+    root: Path, budget: float = 0.5, heatmap_policy: str | None = None, checkpoints: Path = Path("checkpoints")
+) -> dict[str, pd.DataFrame]:
+    """Writes every table, plot and results/README.md; returns the tables."""
     df = load_episodes(root)
     if df.empty:
         raise SystemExit(f"error: no episode records under {root}/episodes; run python -m bench.run first")
@@ -63,6 +66,7 @@ def write(root: Path, budget: float = 0.5, heatmap_policy: str | None = None) ->
         plots.routing_heatmaps(df, policy, figs)
     for profile in sorted((root / "profiles").glob("action_change_*.json")):
         plots.action_change_profile(profile, figs)
+    write_readme(root, df, tables, checkpoints)
     return tables
 
 

@@ -1,0 +1,59 @@
+"""bench.report on synthetic records: tables, plots and results/README.md."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bench import report
+from bench.records import append_record
+from bench.tables import split_label
+
+
+def _records(root: Path, label: str, suite: str, successes: list[bool], keeps: list[str] | None = None) -> None:
+    policy, budget = split_label(label)
+    cfg = {"policy": policy, "budget": budget, "suites": [suite], "tasks": None, "episodes_per_task": len(successes)}
+    cfg |= {"workers": 2, "cost": True}
+    for k, s in enumerate(successes):
+        rec = {"policy": label, "suite": suite, "task_id": k % 2, "init_state": k, "success": s, "steps": 100}
+        rec |= {"error": None, "error_kind": None, "config": cfg}
+        if keeps:
+            rec |= {"keeps": keeps, "layer_fraction": sum(map(int, "".join(keeps))) / len("".join(keeps))}
+        append_record(root / "episodes" / label / f"{suite}.jsonl", rec)
+
+
+def _cost(root: Path, label: str, **extra) -> None:
+    c = {"gflops_call": 1.5, "gflops_trunk": 1.2, "call_ms": 20.0, "trunk_ms": 14.0, **extra}
+    (root / "cost").mkdir(parents=True, exist_ok=True)
+    (root / "cost" / f"{label}.json").write_text(json.dumps(c))
+
+
+def test_report_tables_plots_and_readme(tmp_path) -> None:
+    root = tmp_path / "results"
+    for suite in ("libero_spatial", "libero_object"):
+        _records(root, "teacher", suite, [True] * 8 + [False] * 2)
+        _records(root, "student_b0.5", suite, [True] * 7 + [False] * 3, keeps=["110010", "101100"])
+        _records(root, "nograph_b0.5", suite, [True] * 4 + [False] * 6, keeps=["111000"])
+    _cost(root, "teacher")
+    routed = {"layer_fraction": 0.5, "trunk_flops_ratio": 0.5, "speedup_trunk": 1.9, "teacher_call_ms": 20.0}
+    _cost(root, "student_b0.5", speedup_call=1.4, amdahl_bound=1.5, **routed)
+    _cost(root, "nograph_b0.5", speedup_call=1.3, amdahl_bound=1.5, **routed)
+    (root / "profiles").mkdir()
+    profile = {"graph": "dag", "action_change": [0.4, 0.1, 0.05], "probe_l1_per_depth": [0.6, 0.3, 0.27, 0.26]}
+    (root / "profiles" / "action_change_dag.json").write_text(json.dumps(profile))
+
+    tables = report.write(root, checkpoints=tmp_path / "no_checkpoints")
+
+    main = tables["main"].set_index("policy")
+    assert main.loc["Teacher VLA", "Spatial"].startswith("80.0 [49, 94] (n=10)")
+    assert main.loc["ActDistill @ 0.5", "LIBERO avg"] == "70.0"
+    assert main.loc["ActDistill @ 0.5", "speedup call / trunk"] == "1.40x / 1.90x"
+    ablation = tables["ablation_b0.5"].set_index("method")
+    assert ablation.loc["Router, no graph (MoLe-VLA-like)", "vs ActDistill (points)"] == "-30.0"
+    assert "n=20" in ablation.loc["ActDistill", "LIBERO pooled"]
+    for name in ("success_vs_flops", "success_vs_speedup", "routing_tasks_student_b0.5", "action_change_profile"):
+        assert (root / "plots" / f"{name}.png").stat().st_size > 5000
+    assert (root / "tables" / "main.tex").read_text().startswith("\\begin{tabular}")
+    readme = (root / "README.md").read_text()
+    assert "python -m bench.run --policy student --budget 0.5 --suite libero_spatial --episodes-per-task 10" in readme
+    assert "![success_vs_flops](plots/success_vs_flops.png)" in readme
