@@ -27,7 +27,7 @@ FLOORS = json.loads((Path(__file__).parent / "regression_floors.json").read_text
 def test_success_floor_and_flops(name: str, tmp_path) -> None:
     spec = FLOORS[name]
     checkpoint = os.environ.get(f"VLABENCH_{name.upper()}_CHECKPOINT")
-    successes, episodes = 0, 0
+    successes, episodes, fractions = 0, 0, []
     for part in spec["runs"]:  # {"suite", "tasks" (null: all), "episodes_per_task"}
         cfg = run.RunConfig(
             policy=spec["policy"],
@@ -44,8 +44,11 @@ def test_success_floor_and_flops(name: str, tmp_path) -> None:
         assert not any(r["error"] for r in records), [r["error"] for r in records if r["error"]]
         successes += sum(r["success"] for r in records)
         episodes += len(records)
+        fractions += [r["layer_fraction"] for r in records if r.get("layer_fraction") is not None]
     assert episodes == spec["episodes"]
     assert successes >= spec["floor"], f"{name}: {successes}/{episodes} below the floor {spec['floor']}"
+    if "layer_fraction_max" in spec:  # routed students: realised fraction over these episodes
+        assert fractions and sum(fractions) / len(fractions) <= spec["layer_fraction_max"]
     if checkpoint is None:
         cost = run.measure_cost(
             run.RunConfig(
@@ -55,5 +58,5 @@ def test_success_floor_and_flops(name: str, tmp_path) -> None:
         )
         assert cost["gflops_trunk"] == pytest.approx(spec["gflops_trunk"], rel=1e-6)
         assert cost["gflops_call"] == pytest.approx(spec["gflops_call"], rel=1e-6)
-        if "layer_fraction_max" in spec:
-            assert cost["layer_fraction"] <= spec["layer_fraction_max"]
+        if "trunk_flops_ratio_max" in spec:
+            assert cost["gflops_trunk"] / FLOORS["teacher"]["gflops_trunk"] <= spec["trunk_flops_ratio_max"]
