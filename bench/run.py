@@ -111,10 +111,11 @@ def _episode(job: tuple[RunConfig, str, int, int]) -> dict[str, Any]:
     cfg, suite, task_id, k = job
 
     def build() -> tuple[Any, Any]:
-        if cfg.workers > 1:  # N workers on N cores: one intra-op thread each, no oversubscription
-            import torch
+        import torch
 
-            torch.set_num_threads(1)
+        # one intra-op thread per episode worker whatever the worker count: no oversubscription with N
+        # workers on N cores, and the same float reductions (so the same actions) with 1 worker or N
+        torch.set_num_threads(1)
         images = getattr(POLICIES[cfg.policy], "needs_images", True) or cfg.video
         kw = policy_kwargs(cfg)
         env_kw = {"image_size": cfg.image_size, **policy_env_kwargs(cfg.policy, **kw)}

@@ -145,13 +145,14 @@ def test_sweep_expands_budgets_and_resumes(tmp_path):
 
 
 def test_scaling_runs_same_episodes_per_worker_count(tmp_path):
+    """The teacher VLA gives the same actions with 1 worker and with 2 (same torch thread count)."""
     from bench import scaling
 
     scaling.main(
-        ["--policy", "expert", "--suite", "robosuite", "--tasks", "0", "--episodes-per-task", "2"]
+        ["--policy", "teacher", "--suite", "libero_spatial", "--tasks", "0", "--episodes-per-task", "2"]
         + ["--workers", "1", "2", "--out", str(tmp_path), "--scratch", str(tmp_path / "scratch")]
     )
-    result = json.loads((tmp_path / "scaling" / "expert.json").read_text())
+    result = json.loads((tmp_path / "scaling" / "teacher.json").read_text())
     assert [r["workers"] for r in result["runs"]] == [1, 2]
     assert all(r["episodes"] == 2 and r["episodes_per_min"] > 0 for r in result["runs"])
     assert result["identical_episodes"] is True
