@@ -64,13 +64,26 @@ def flops(policy: VLAPolicy, obs: dict[str, Any]) -> dict[str, float]:
         policy.images.use_jit = True
     with torch.inference_mode():
         keep = policy.trunk(parts["tokens"])[1]
+        per_layer = _layer_flops(policy, parts["tokens"])
     return {
         "gflops_call": whole / 1e9,
         "gflops_trunk": trunk / 1e9,
         "gflops_instruction": text / 1e9,
+        "gflops_per_layer": per_layer / 1e9,
         "trunk_flops_share": trunk / whole,
         "layers_run": len(m.layers) if keep is None else int(sum(keep)),
     }
+
+
+def _layer_flops(policy: VLAPolicy, tokens: torch.Tensor) -> int:
+    """FLOPs that one more executed trunk layer adds to a call (early exit also decodes after it)."""
+    m = policy.model
+    pe = m.position_embeddings(tokens)
+    n = count_flops(m.run_layer, 0, tokens, pe)
+    student = getattr(policy, "student", None)
+    if student is not None and student.cfg.routing == "early_exit":
+        n += count_flops(m.decode, tokens)
+    return n
 
 
 def _whole_call(policy: VLAPolicy, parts: dict[str, Any], clock: list[float] | None = None) -> torch.Tensor:
@@ -121,6 +134,13 @@ def amdahl_bound(trunk_share: float, fraction: float) -> float:
     return 1.0 / ((1.0 - trunk_share) + trunk_share * fraction)
 
 
+def mean_call_gflops(student: dict[str, float], fraction: float, layers: int) -> tuple[float, float]:
+    """(trunk, whole) GFLOPs of the mean call that runs ``fraction`` of ``layers``: the probe call's
+    FlopCounterMode count, corrected by the layers the mean call runs more (or fewer) than it did."""
+    extra = (fraction * layers - student["layers_run"]) * student["gflops_per_layer"]
+    return student["gflops_trunk"] + extra, student["gflops_call"] + extra
+
+
 def compare(
     teacher_flops: dict[str, float],
     teacher_lat: dict[str, float],
@@ -130,22 +150,25 @@ def compare(
     """Student vs teacher: FLOP ratios, speedups (ratios of medians) and the Amdahl bound.
 
     ``fractions``: realised layer fractions per evaluation episode; without them the fraction of the
-    profiled calls is used.
+    profiled call is used. FLOP ratios are those of the mean call over the episodes.
     """
     if fractions:
         f = float(np.mean(fractions))
     else:
         f = student["layers_run"] / teacher_flops["layers_run"]
     t = teacher_lat["trunk_time_share"]
+    trunk, call = mean_call_gflops(student, f, teacher_flops["layers_run"])
     return {
         "layer_fraction": f,
+        "gflops_trunk_mean": trunk,
+        "gflops_call_mean": call,
         "teacher_call_ms": teacher_lat["call_ms"],
         "teacher_trunk_ms": teacher_lat["trunk_ms"],
         "teacher_trunk_time_share": t,
         "teacher_gflops_call": teacher_flops["gflops_call"],
         "teacher_gflops_trunk": teacher_flops["gflops_trunk"],
-        "trunk_flops_ratio": student["gflops_trunk"] / teacher_flops["gflops_trunk"],
-        "call_flops_ratio": student["gflops_call"] / teacher_flops["gflops_call"],
+        "trunk_flops_ratio": trunk / teacher_flops["gflops_trunk"],
+        "call_flops_ratio": call / teacher_flops["gflops_call"],
         "speedup_trunk": teacher_lat["trunk_ms"] / student["trunk_ms"],
         "speedup_call": teacher_lat["call_ms"] / student["call_ms"],
         "amdahl_bound": amdahl_bound(t, f),

@@ -6,8 +6,9 @@ Usage:
 Runs the teacher entry's fixed episode set (init state 0 of every LIBERO-Spatial and -Object task,
 Lift seeds 0-4) with the given policy and writes an entry: the measured success count, the floor
 (episodes x the lower end of the 95% Wilson interval of the measured rate, rounded down), the FLOPs
-per call and, for routed students, bounds on the realised layer fraction and on the trunk FLOPs
-ratio to the teacher (the larger of target and measured, plus 0.02).
+per call (on one probe call) and, for routed students, bounds on the realised layer fraction and on
+the trunk FLOPs of the mean call over these episodes relative to the teacher's (the larger of target
+and measured, plus 0.02).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import tempfile
 from pathlib import Path
 
 from bench import run
+from bench.cost import mean_call_gflops
 from bench.metrics import wilson
 
 FLOORS = Path(__file__).resolve().parents[1] / "tests" / "regression_floors.json"
@@ -51,12 +53,14 @@ def record(name: str, policy: str, budget: float | None, path: Path = FLOORS, wo
         "floor": math.floor(episodes * wilson(successes, episodes)[0]),
         "gflops_call": cost["gflops_call"],
         "gflops_trunk": cost["gflops_trunk"],
+        "layers": cost["layers_run"],
     }
     if budget is not None:
         entry["budget"] = budget
     if fractions:
         frac = sum(fractions) / len(fractions)
-        ratio = cost["gflops_trunk"] / floors["teacher"]["gflops_trunk"]
+        trunk = mean_call_gflops(cost, frac, floors["teacher"]["layers"])[0]
+        ratio = trunk / floors["teacher"]["gflops_trunk"]
         entry["measured_layer_fraction"] = round(frac, 4)
         entry["layer_fraction_max"] = round(max(budget or 0.0, frac) + 0.02, 3)
         entry["measured_trunk_flops_ratio"] = round(ratio, 4)

@@ -226,7 +226,7 @@ def summary_table(records: list[dict[str, Any]]) -> str:
 
 
 def measure_cost(cfg: RunConfig, fractions: list[float] | None = None, latency: bool = True) -> dict[str, Any] | None:
-    """FLOPs per call and the trunk's share of per-call time, on a real first observation.
+    """FLOPs of a probe call (first observation) and batch-1 latency on the calls of short rollouts.
 
     Only for policies with a ``model`` (the VLAs); written to ``<out>/cost/<policy>.json``.
     """
@@ -244,10 +244,11 @@ def measure_cost(cfg: RunConfig, fractions: list[float] | None = None, latency: 
         policy = make_policy(cfg.policy, env, **kw)
         if not hasattr(policy, "model"):
             return None
-        obs = [env.reset(seed=cfg.seed + k, options={"init_state": k})[0] for k in range(4)]
+        probe = env.reset(seed=cfg.seed, options={"init_state": 0})[0]
+        obs = _call_observations(env, policy, cfg.seed, range(4)) if latency else []
     finally:
         env.close()
-    result = {"policy": cfg.label, "suite": suite, "task_id": task, **cost.flops(policy, obs[0])}
+    result = {"policy": cfg.label, "suite": suite, "task_id": task, **cost.flops(policy, probe)}
     if not latency:
         return result
     if getattr(policy, "teacher_dir", None) is None:
@@ -258,7 +259,8 @@ def measure_cost(cfg: RunConfig, fractions: list[float] | None = None, latency: 
         teacher = load_teacher(policy.teacher_dir)
         lat = cost.latency({"teacher": teacher, cfg.label: policy}, obs, calls=60, warmup=10, threads=2)
         result.update(lat[cfg.label])
-        result.update(cost.compare(cost.flops(teacher, obs[0]), lat["teacher"], result, fractions))
+        result.update(cost.compare(cost.flops(teacher, probe), lat["teacher"], result, fractions))
+        result["timed_calls_fraction"] = _fraction(policy, obs)
     result["threads"] = 2
     path = Path(cfg.out) / "cost" / f"{cfg.label}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -266,11 +268,40 @@ def measure_cost(cfg: RunConfig, fractions: list[float] | None = None, latency: 
     return result
 
 
+def _call_observations(env, policy, seed: int, init_states, steps: int = 96) -> list[dict[str, Any]]:
+    """The observations at which ``policy`` calls its model in the first ``steps`` steps of a few
+    episodes: latency is timed on these, so routed policies route as they do in the episodes."""
+    out = []
+    for k in init_states:
+        obs = env.reset(seed=seed + k, options={"init_state": k})[0]
+        policy.reset()
+        for _ in range(steps):
+            if policy.needs_images_next():
+                out.append(obs)
+            obs, _, terminated, truncated, _ = env.step(policy.select_action(obs))
+            if terminated or truncated:
+                break
+    policy.reset()
+    return out
+
+
+def _fraction(policy, obs: list[dict[str, Any]]) -> float:
+    """Mean fraction of trunk layers the policy runs on these observations."""
+    import torch
+
+    from bench.cost import call_parts
+
+    with torch.inference_mode():
+        keeps = [policy.trunk(call_parts(policy, o)["tokens"])[1] for o in obs]
+    return float(sum(sum(k) for k in keeps) / sum(len(k) for k in keeps))
+
+
 def format_cost(c: dict[str, Any]) -> str:
     extra = ""
     if "speedup_call" in c:
         extra = (
-            f"\nvs teacher: realised fraction {c['layer_fraction']:.3f}, "
+            f"\nvs teacher: realised fraction {c['layer_fraction']:.3f}; mean call over the episodes "
+            f"{c['gflops_call_mean']:.3f} GFLOP whole, {c['gflops_trunk_mean']:.3f} GFLOP trunk, "
             f"trunk FLOPs {100 * c['trunk_flops_ratio']:.1f}%, "
             f"trunk speedup {c['speedup_trunk']:.2f}x, whole-call speedup {c['speedup_call']:.2f}x "
             f"(Amdahl bound {c['amdahl_bound']:.2f}x: {100 * c['speedup_call'] / c['amdahl_bound']:.0f}% of it)"

@@ -101,7 +101,8 @@ def main_table(df: pd.DataFrame, costs: dict[str, dict]) -> pd.DataFrame:
         )
         c = costs.get(policy, {})
         row["layers run"] = f"{c['layer_fraction']:.2f}" if "layer_fraction" in c else ("1.00" if c else "")
-        row["GFLOPs call / trunk"] = f"{c['gflops_call']:.2f} / {c['gflops_trunk']:.2f}" if c else ""
+        call, trunk = c.get("gflops_call_mean", c.get("gflops_call")), c.get("gflops_trunk_mean", c.get("gflops_trunk"))
+        row["GFLOPs call / trunk"] = f"{call:.2f} / {trunk:.2f}" if c else ""
         if "speedup_call" in c:
             row["latency ms (teacher)"] = f"{c['call_ms']:.1f} ({c['teacher_call_ms']:.1f})"
             row["speedup call / trunk"] = f"{c['speedup_call']:.2f}x / {c['speedup_trunk']:.2f}x"
