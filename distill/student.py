@@ -94,7 +94,8 @@ class RoutedVLA(nn.Module):
                 probs.append(torch.sigmoid(logit.float()))
                 g = gumbel_sigmoid(logit.float(), tau).to(x.dtype)
             gates.append(g)
-            x = x + g[:, None, None] * (self.vla.run_layer(i, x, pe) - x)
+            if fixed is None or bool(g.any()):  # a layer no sample runs is not computed (static masks)
+                x = x + g[:, None, None] * (self.vla.run_layer(i, x, pe) - x)
             states.append(x)
         return {
             "actions": self.vla.decode(x),
