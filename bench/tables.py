@@ -78,11 +78,27 @@ def _order(labels) -> list[str]:
     return sorted(labels, key=key)
 
 
+def paired_vs_teacher(df: pd.DataFrame, policy: str) -> str:
+    """On the LIBERO episodes both ran (same suite, task, init state, seed): ``"+a / -b (n)"`` with a
+    episodes only ``policy`` solved and b only the teacher solved."""
+    key = ["suite", "task_id", "init_state", "seed"]
+    lib = df[df.suite.str.startswith("libero")]
+    t = lib[lib.policy == "teacher"].set_index(key)["success"]
+    p = lib[lib.policy == policy].set_index(key)["success"]
+    common = t.index.intersection(p.index)
+    if policy == "teacher" or common.empty:
+        return ""
+    t, p = t.loc[common].astype(bool), p.loc[common].astype(bool)
+    return f"+{int((p & ~t).sum())} / -{int((t & ~p).sum())} ({len(common)})"
+
+
 def main_table(df: pd.DataFrame, costs: dict[str, dict]) -> pd.DataFrame:
     """Method x suite success (95% Wilson, n), LIBERO average, FLOPs, latency and speedups.
 
-    Columns are the suites the teacher was evaluated on; latency is the median per call measured in
-    the same process as the teacher (teacher's in parentheses); speedups are ratios of those medians.
+    Columns are the suites the teacher was evaluated on; "paired vs teacher": LIBERO episodes only this
+    policy solved / only the teacher solved (same init states and seeds); latency is the median per
+    call measured in the same process as the teacher (teacher's in parentheses); speedups are ratios
+    of those medians.
     """
     rates = suite_rates(df)
     have = set(rates[rates.policy == "teacher"].column) or set(rates.column)
@@ -99,6 +115,7 @@ def main_table(df: pd.DataFrame, costs: dict[str, dict]) -> pd.DataFrame:
             if len(lib) == len([c for c in cols if c in LIBERO]) and lib
             else ""
         )
+        row["paired vs teacher"] = paired_vs_teacher(df, policy)
         c = costs.get(policy, {})
         row["layers run"] = f"{c['layer_fraction']:.2f}" if "layer_fraction" in c else ("1.00" if c else "")
         call, trunk = c.get("gflops_call_mean", c.get("gflops_call")), c.get("gflops_trunk_mean", c.get("gflops_trunk"))

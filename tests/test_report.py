@@ -15,7 +15,8 @@ def _records(root: Path, label: str, suite: str, successes: list[bool], keeps: l
     cfg = {"policy": policy, "budget": budget, "suites": [suite], "tasks": None, "episodes_per_task": len(successes)}
     cfg |= {"workers": 2, "cost": True}
     for k, s in enumerate(successes):
-        rec = {"policy": label, "suite": suite, "task_id": k % 2, "init_state": k, "success": s, "steps": 100}
+        rec = {"policy": label, "suite": suite, "task_id": k % 2, "init_state": k, "seed": k, "success": s}
+        rec["steps"] = 100
         rec |= {"error": None, "error_kind": None, "config": cfg}
         if keeps:
             rec |= {"keeps": keeps, "layer_fraction": sum(map(int, "".join(keeps))) / len("".join(keeps))}
@@ -48,6 +49,7 @@ def test_report_tables_plots_and_readme(tmp_path) -> None:
     assert main.loc["Teacher VLA", "Spatial"].startswith("80.0 [49, 94] (n=10)")
     assert main.loc["ActDistill @ 0.5", "LIBERO avg"] == "70.0"
     assert main.loc["ActDistill @ 0.5", "speedup call / trunk"] == "1.40x / 1.90x"
+    assert main.loc["ActDistill @ 0.5", "paired vs teacher"] == "+0 / -2 (20)"
     ablation = tables["ablation_b0.5"].set_index("method")
     assert ablation.loc["Router, no graph (MoLe-VLA-like)", "vs ActDistill (points)"] == "-30.0"
     assert "n=20" in ablation.loc["ActDistill", "LIBERO pooled"]
