@@ -51,7 +51,7 @@ def test_report_tables_plots_and_readme(tmp_path) -> None:
     assert main.loc["ActDistill @ 0.5", "speedup call / trunk"] == "1.40x / 1.90x"
     assert main.loc["ActDistill @ 0.5", "paired vs teacher"] == "+0 / -2 (20)"
     ablation = tables["ablation_b0.5"].set_index("method")
-    assert ablation.loc["Router, no graph (MoLe-VLA-like)", "vs ActDistill (points)"] == "-30.0"
+    assert ablation.loc["Router, no graph (MoLe-VLA-like)", "vs ActDistill, same episodes (points)"] == "-30.0 (n=20)"
     assert "n=20" in ablation.loc["ActDistill", "LIBERO pooled"]
     for name in ("success_vs_flops", "success_vs_speedup", "routing_tasks_student_b0.5", "action_change_profile"):
         assert (root / "plots" / f"{name}.png").stat().st_size > 5000
