@@ -284,6 +284,8 @@ def run(cfg: DistillConfig) -> dict[float, dict[str, float]]:
             "graph": cfg.graph.kind if enc is not None else None,
             "relation": cfg.relation,
             "steps": cfg.steps,
+            "stage1_steps": cfg.stage1_steps if enc is not None else None,
+            "batch_size": cfg.batch_size,
             "calibration": cal,
             "train_wall_s": round(time.time() - t0, 1),
         }
