@@ -296,6 +296,13 @@ def _fraction(policy, obs: list[dict[str, Any]]) -> float:
     return float(sum(sum(k) for k in keeps) / sum(len(k) for k in keeps))
 
 
+def print_cost(cfg: RunConfig, records: list[dict[str, Any]]) -> None:
+    """Measures and prints the cost of a VLA policy, with the realised layer fractions of ``records``."""
+    c = measure_cost(cfg, [r["layer_fraction"] for r in records if r.get("layer_fraction") is not None])
+    if c:
+        print(format_cost(c))
+
+
 def format_cost(c: dict[str, Any]) -> str:
     extra = ""
     if "speedup_call" in c:
@@ -347,9 +354,7 @@ def main(argv: list[str] | None = None) -> None:
     if calls:
         print(f"median model-call latency inside the episodes: {statistics.median(calls):.1f} ms")
     if cfg.cost:
-        c = measure_cost(cfg, [r["layer_fraction"] for r in records if r.get("layer_fraction") is not None])
-        if c:
-            print(format_cost(c))
+        print_cost(cfg, records)
 
 
 if __name__ == "__main__":

@@ -22,10 +22,9 @@ from tqdm import tqdm
 from bench.run import (
     RunConfig,
     _episode,
-    format_cost,
     git_commit,
-    measure_cost,
     missing_jobs,
+    print_cost,
     recorded,
     requested,
     store,
@@ -98,9 +97,7 @@ def main(argv: list[str] | None = None) -> None:
             print(summary_table(records))
             write_summary(cfg, records)
         if a.cost:
-            c = measure_cost(cfg, [r["layer_fraction"] for r in records if r.get("layer_fraction") is not None])
-            if c:
-                print(format_cost(c))
+            print_cost(cfg, records)
 
 
 if __name__ == "__main__":
