@@ -16,6 +16,7 @@ from bench.tables import LIBERO, METHOD_NAMES, SUITE_NAMES, pooled_libero, split
 
 MARKERS = {
     "student": "o",
+    "student_authors": "*",
     "nograph": "s",
     "truncate": "v",
     "uniform": "^",

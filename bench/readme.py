@@ -31,27 +31,45 @@ def eval_commands(df: pd.DataFrame) -> list[str]:
     return list(seen)
 
 
-def training_commands(root: Path) -> list[str]:
-    """Training commands recorded with the committed checkpoints (teacher, students)."""
+def _train_command(t: dict) -> str:
+    tc, m = t["train_config"], t["train_config"]["model"]
+    cmd = (
+        f"python -m policies.train --suite {' '.join(tc['suites'])} --steps {tc['steps']} "
+        f"--batch-size {tc['batch_size']} --num-layers {m['num_layers']}"
+    )
+    if Path(tc["export"]).name != "teacher":
+        cmd += f" --out {tc['out']} --export {tc['export']}"
+    return cmd
+
+
+def _distill_command(s: dict) -> str:
+    cmd = f"python -m distill.run --method {s['method']} --budgets {s['student']['budget']:g} --steps {s['steps']}"
+    if s.get("name", s["method"]) != s["method"]:
+        cmd += f" --name {s['name']}"
+    if s.get("graph"):
+        cmd += f" --graph {s['graph']} --router {s['student']['router']['kind']} --relation {s['relation']}"
+    if s.get("stage1_steps"):
+        cmd += f" --stage1-steps {s['stage1_steps']}"
+    if s.get("batch_size"):
+        cmd += f" --batch-size {s['batch_size']}"
+    return cmd
+
+
+def training_commands(root: Path, checkpoints: Path | None = None) -> list[str]:
+    """Training commands from the run metadata in ``<root>/training/*.json`` (written by
+    ``policies.train`` and ``distill.run``), else from the checkpoints' own metadata."""
+    metas: dict[str, dict] = {}
+    if checkpoints is not None:
+        for path in [checkpoints / "teacher" / "train.json", *sorted((checkpoints / "students").glob("*/*.json"))]:
+            if path.name in ("train.json", "student.json") and path.exists():
+                metas[path.parent.name] = json.loads(path.read_text())
+    for path in sorted((root / "training").glob("*.json")):
+        metas[path.stem] = json.loads(path.read_text())
     out = []
-    teacher = root / "teacher" / "train.json"
-    if teacher.exists():
-        t = json.loads(teacher.read_text())
-        tc, m = t["train_config"], t["train_config"]["model"]
-        out.append(
-            f"python -m policies.train --suite {' '.join(tc['suites'])} --steps {tc['steps']} "
-            f"--batch-size {tc['batch_size']} --num-layers {m['num_layers']}   # {t['train_wall_s'] / 60:.0f} min"
-        )
-    for meta in sorted((root / "students").glob("*/student.json")):
-        s = json.loads(meta.read_text())
-        cmd = f"python -m distill.run --method {s['method']} --budgets {s['student']['budget']:g} --steps {s['steps']}"
-        if s.get("graph"):
-            cmd += f" --graph {s['graph']} --router {s['student']['router']['kind']} --relation {s['relation']}"
-        if s.get("stage1_steps"):
-            cmd += f" --stage1-steps {s['stage1_steps']}"
-        if s.get("batch_size"):
-            cmd += f" --batch-size {s['batch_size']}"
-        out.append(f"{cmd}   # {s['train_wall_s'] / 60:.0f} min")
+    for name in sorted(metas, key=lambda n: (n != "teacher", n)):
+        meta = metas[name]
+        cmd = _train_command(meta) if "train_config" in meta else _distill_command(meta)
+        out.append(f"{cmd}   # {meta['train_wall_s'] / 60:.0f} min")
     return out
 
 
@@ -77,7 +95,7 @@ def write_readme(root: Path, df: pd.DataFrame, tables: dict[str, pd.DataFrame], 
         "",
     ]
     lines += ["```", *eval_commands(df), "python -m bench.report", "```", ""]
-    train = training_commands(checkpoints)
+    train = training_commands(root, checkpoints)
     if train:
         lines += [
             "Training (wall time on this 2-core CPU, some runs sharing it with other jobs). Committed: the teacher and",

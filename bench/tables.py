@@ -19,6 +19,7 @@ METHOD_NAMES = {
     "expert": "Scripted expert (privileged state)",
     "teacher": "Teacher VLA",
     "student": "ActDistill",
+    "student_authors": "ActDistill, authors' variant (token graph, input router)",
     "nograph": "Router, no graph (MoLe-VLA-like)",
     "truncate": "Static truncation",
     "uniform": "Static uniform skip",

@@ -2,9 +2,9 @@
 
 Usage:
     python -m distill.run --budgets 0.25 0.5 0.75                      # ActDistill (DAG graph, hidden-state router)
-    python -m distill.run --budgets 0.5 --graph token --router input   # the authors' variant
+    python -m distill.run --budgets 0.5 --graph token --router input --relation batch --name actdistill_authors
     python -m distill.run --budgets 0.5 --method nograph               # baselines: nograph truncate uniform random
-Outputs: ``checkpoints/students/<method>_b<budget>/`` (student.safetensors + student.json), logs and
+Outputs: ``checkpoints/students/<name or method>_b<budget>/`` (student.safetensors + student.json), logs and
 resumable checkpoints under ``runs/distill``; the per-layer action-change profile in
 ``runs/distill/profile_<graph>.json``.
 """
@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--budgets", type=float, nargs="+", default=d.budgets)
     p.add_argument("--method", default=d.method, help=f"one of {sorted(METHODS)}")
+    p.add_argument("--name", default="", help="checkpoint name prefix (default: the method); e.g. a variant")
     p.add_argument("--graph", default=d.graph.kind, help="dag (ours) | token (the authors')")
     p.add_argument("--router", default=d.router.kind, help="hidden (gate per layer) | input (all gates at once)")
     p.add_argument("--relation", default=d.relation, help="depth (ours) | batch (the authors')")
@@ -46,6 +47,7 @@ def main(argv: list[str] | None = None) -> None:
             out=a.out,
             export=a.export,
             method=a.method,
+            name=a.name,
             budgets=a.budgets,
             graph=GraphConfig(kind=a.graph),
             router=RouterConfig(kind=a.router),

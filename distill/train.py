@@ -26,7 +26,7 @@ from distill.graph import Encapsulation, GraphConfig, action_change_profile, dep
 from distill.losses import node_loss, prior_targets, relation_loss, routing_loss
 from distill.router import RouterConfig
 from distill.student import RoutedVLA, StudentConfig
-from policies.train import atomic_save, pick_device
+from policies.train import atomic_save, pick_device, record_training
 from policies.vla.checkpoint import load_vla
 from policies.vla.data import FrameSet, load_frames
 from policies.vla.model import VLA
@@ -51,6 +51,7 @@ class DistillConfig:
     export: str = "checkpoints/students"
     results: str = "results"  # the action-change profile is also written to <results>/profiles for the report
     method: str = "actdistill"
+    name: str = ""  # checkpoint / run tag prefix (default: the method); a variant gets its own name
     budgets: list[float] = field(default_factory=lambda: [0.25, 0.5, 0.75])
     graph: GraphConfig = field(default_factory=GraphConfig)
     router: RouterConfig = field(default_factory=RouterConfig)
@@ -78,6 +79,9 @@ class DistillConfig:
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {sorted(METHODS)}, got {self.method!r}")
+        self.name = self.name or self.method
+        if not self.name.replace("_", "").isalnum():
+            raise ValueError(f"name must be letters, digits and underscores, got {self.name!r}")
         for b in self.budgets:
             if not 0.0 < b <= 1.0:
                 raise ValueError(f"budgets must be in (0, 1], got {b}")
@@ -168,7 +172,7 @@ def train_student(
     if router_params:
         groups.append({"params": router_params, "lr": cfg.router_lr})
     opt = torch.optim.AdamW(groups, weight_decay=0.0)
-    tag = f"{cfg.method}_b{budget:g}"
+    tag = f"{cfg.name}_b{budget:g}"
     path = Path(cfg.out) / f"{tag}.pt"
     step, wall = 0, 0.0
     if path.exists():
@@ -267,7 +271,7 @@ def run(cfg: DistillConfig) -> dict[float, dict[str, float]]:
     torch.manual_seed(cfg.seed)
     device = pick_device(cfg.device)
     Path(cfg.out).mkdir(parents=True, exist_ok=True)
-    (Path(cfg.out) / f"config_{cfg.method}.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
+    (Path(cfg.out) / f"config_{cfg.name}.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
     teacher = load_vla(cfg.teacher).to(device).requires_grad_(False)
     train = load_frames(cfg.features, cfg.suites, teacher.cfg.chunk, "train", cfg.val_every)
     val = load_frames(cfg.features, cfg.suites, teacher.cfg.chunk, "val", cfg.val_every)
@@ -281,6 +285,7 @@ def run(cfg: DistillConfig) -> dict[float, dict[str, float]]:
         cal = calibrate(student, val, device)
         meta = {
             "method": cfg.method,
+            "name": cfg.name,
             "graph": cfg.graph.kind if enc is not None else None,
             "relation": cfg.relation,
             "steps": cfg.steps,
@@ -289,8 +294,9 @@ def run(cfg: DistillConfig) -> dict[float, dict[str, float]]:
             "calibration": cal,
             "train_wall_s": round(time.time() - t0, 1),
         }
-        folder = Path(cfg.export) / f"{cfg.method}_b{budget:g}"
+        folder = Path(cfg.export) / f"{cfg.name}_b{budget:g}"
         save_student(student.cpu(), teacher.cpu(), folder, os.path.relpath(cfg.teacher, folder), meta)
+        record_training(cfg.results, folder.name, json.loads((folder / "student.json").read_text()))
         teacher.to(device)
         results[budget] = cal
         print(f"{cfg.method} budget {budget}: {cal}")

@@ -89,6 +89,7 @@ def _routed(method: str) -> PolicyFactory:
 
 for _method, _name in [
     ("actdistill", "student"),
+    ("actdistill_authors", "student_authors"),  # token graph + input-embedding router + batch relation
     ("nograph", "nograph"),
     ("truncate", "truncate"),
     ("uniform", "uniform"),

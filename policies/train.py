@@ -36,6 +36,7 @@ class TrainConfig:
     suites: list[str] = field(default_factory=lambda: ["libero_spatial", "libero_object", "robosuite"])
     out: str = "runs/teacher"
     export: str = "checkpoints/teacher"
+    results: str = "results"  # the run's metadata also goes to <results>/training/<export name>.json
     steps: int = 6000
     batch_size: int = 64
     lr: float = 3e-4
@@ -54,6 +55,15 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1:
             raise ValueError("steps and batch_size must be >= 1")
+
+
+def record_training(results: str | Path, name: str, meta: dict[str, Any]) -> Path:
+    """Keeps a training run's metadata under ``<results>/training/`` so the report can print the command
+    even where the weights are not committed (baselines)."""
+    path = Path(results) / "training" / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(meta, indent=2) + "\n")
+    return path
 
 
 def pick_device(name: str) -> torch.device:
@@ -182,6 +192,7 @@ def train(cfg: TrainConfig) -> VLA:
         "train_config": asdict(cfg),
     }
     save_vla(model.cpu(), cfg.export, meta)
+    record_training(cfg.results, Path(cfg.export).name, meta)
     print(f"exported {cfg.export} after {step} steps, {wall / 60:.1f} min; val loss {meta['val_loss']:.4f}")
     return model
 

@@ -9,6 +9,7 @@ import torch
 from helpers import TINY, obs, write_features
 from safetensors.torch import load_file
 
+from bench.readme import training_commands
 from distill.checkpoint import load_student
 from distill.graph import Encapsulation, GraphConfig, action_change_profile, depth_weights
 from distill.losses import prior_targets, relation_loss
@@ -103,6 +104,7 @@ def test_dag_graph_respects_edges() -> None:
     ],
 )
 def test_distill_end_to_end(tmp_path, method, graph, router, relation) -> None:
+    name = "actdistill_authors" if graph == "token" else ""  # a variant exports under its own name
     write_features(tmp_path / "feats")
     save_vla(tiny_teacher(), tmp_path / "teacher")
     cfg = DistillConfig(
@@ -113,6 +115,7 @@ def test_distill_end_to_end(tmp_path, method, graph, router, relation) -> None:
         export=str(tmp_path / "students"),
         results=str(tmp_path / "results"),
         method=method,
+        name=name,
         budgets=[0.5],
         graph=GraphConfig(kind=graph, dim=16),
         router=RouterConfig(kind=router),
@@ -129,9 +132,13 @@ def test_distill_end_to_end(tmp_path, method, graph, router, relation) -> None:
     if method == "actdistill":
         profile = json.loads((tmp_path / "results" / "profiles" / f"action_change_{graph}.json").read_text())
         assert len(profile["action_change"]) == 4 and len(profile["probe_l1_per_depth"]) == 5
-    folder = tmp_path / "students" / f"{method}_b0.5"
+    folder = tmp_path / "students" / f"{name or method}_b0.5"
     meta = json.loads((folder / "student.json").read_text())
     assert meta["method"] == method and meta["student"]["budget"] == 0.5
+    assert json.loads((tmp_path / "results" / "training" / f"{folder.name}.json").read_text()) == meta
+    cmd = training_commands(tmp_path / "results")[0]
+    assert cmd.startswith(f"python -m distill.run --method {method} --budgets 0.5 --steps 3")
+    assert (f"--name {name}" in cmd) == bool(name) and (f"--router {router}" in cmd) == (method == "actdistill")
     stored = load_file(str(folder / "student.safetensors"))
     assert all(v.dtype in (torch.float16, torch.bool) for v in stored.values())
     assert ("router" in " ".join(stored)) == (method == "actdistill")

@@ -129,6 +129,7 @@ def test_training_resumes_and_exports(tmp_path) -> None:
         suites=["libero_spatial"],
         out=str(tmp_path / "run"),
         export=str(tmp_path / "export"),
+        results=str(tmp_path / "results"),
         steps=4,
         batch_size=8,
         warmup=2,
@@ -144,6 +145,7 @@ def test_training_resumes_and_exports(tmp_path) -> None:
     train(cfg)  # resumes from step 4
     meta = json.loads((tmp_path / "export" / "train.json").read_text())
     assert meta["steps"] == 6
+    assert json.loads((tmp_path / "results" / "training" / "export.json").read_text()) == meta
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log if "val_loss" in r] == [2, 4, 6]
     assert not torch.equal(first.queries, load_vla(tmp_path / "export").queries)
