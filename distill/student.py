@@ -117,23 +117,41 @@ class RoutedVLA(nn.Module):
         else:
             keep = None
         pe = self.vla.position_embeddings(x)
+        if b == 1:  # one decision per layer as a Python bool: no per-layer tensor ops beyond the gate
+            return self._route_one(x, pe, keep[0].tolist() if keep is not None else None)
         rows = []
         for i in range(n):
             run = keep[:, i] if keep is not None else self.router.logit(i, x) > self.cfg.threshold
             rows.append(run)
-            if b == 1:
-                if bool(run[0]):
-                    x = self.vla.run_layer(i, x, pe)
-            elif run.any():
+            if run.any():
                 x = x.clone()
                 x[run] = self.vla.run_layer(
                     i, x[run], (pe[0].expand(int(run.sum()), -1, -1), pe[1].expand(int(run.sum()), -1, -1))
                 )
         return x, torch.stack(rows, 1)
 
+    def _route_one(self, x: torch.Tensor, pe, keep: list[bool] | None) -> tuple[torch.Tensor, torch.Tensor]:
+        runs = []
+        for i in range(self.num_layers):
+            run = keep[i] if keep is not None else self.router.runs(i, x, self.cfg.threshold)
+            runs.append(run)
+            if run:
+                x = self.vla.run_layer(i, x, pe)
+        return x, torch.tensor([runs], device=x.device)
+
     def _route_early_exit(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         b, n = x.shape[0], self.num_layers
         pe = self.vla.position_embeddings(x)
+        if b == 1:  # same decisions as the batched loop below, without its masking ops
+            runs, prev = [], None
+            for i in range(n):
+                x = self.vla.run_layer(i, x, pe)
+                runs.append(True)
+                act = self.vla.decode(x)
+                if prev is not None and (act - prev).abs().mean().item() < self.cfg.threshold:
+                    break
+                prev = act
+            return x, torch.tensor([runs + [False] * (n - len(runs))], device=x.device)
         active = torch.ones(b, dtype=torch.bool, device=x.device)
         rows, prev = [], None
         for i in range(n):

@@ -59,6 +59,12 @@ def test_early_exit_stops_when_the_action_settles() -> None:
     assert keep[:, :2].all() and not keep[:, 2:].any()  # two layers are needed to see a change
     h1, k1 = student.route(x[:1])
     assert torch.equal(k1, keep[:1])
+    for t in (0.01, 0.05, 0.1, 0.3):  # the batch-1 path stops where the batched one does, row by row
+        student.cfg.threshold = t
+        h, keep = student.route(x)
+        for i in range(3):
+            hi, ki = student.route(x[i : i + 1])
+            assert torch.equal(ki, keep[i : i + 1]) and torch.allclose(hi, h[i : i + 1], atol=1e-5)
 
 
 def test_training_gates_act_like_inference_skips() -> None:
