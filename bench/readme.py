@@ -82,7 +82,9 @@ def write_readme(root: Path, df: pd.DataFrame, tables: dict[str, pd.DataFrame], 
         "`cost/`. Success: successes / episodes with the 95% Wilson interval and n. Latency: median per call at",
         "batch 1 on this CPU (2 threads), measured in the same process as the teacher, whose figure is in",
         "parentheses; speedups are ratios of those medians. Layers run: realised fraction over the evaluation",
-        "episodes. FLOPs: `torch.utils.flop_counter.FlopCounterMode` on one real call.",
+        "episodes. FLOPs: `torch.utils.flop_counter.FlopCounterMode` on one real call. Cost code: the commit",
+        "whose inference code measured the latency (`unrecorded`: measured before cost files recorded it;",
+        "speedups from different code are not comparable to the last digit).",
         "",
     ]
     titles = {"main": "Main table", "ablation_b0.5": "Ablation at budget 0.5 (every baseline)"}

@@ -170,6 +170,7 @@ def ablation_table(df: pd.DataFrame, costs: dict[str, dict], budget: float = 0.5
         row["speedup call (bound)"] = (
             f"{c['speedup_call']:.2f}x ({c['amdahl_bound']:.2f}x)" if "speedup_call" in c else ""
         )
+        row["cost code"] = c.get("code", "unrecorded") if c else ""  # timings depend on the inference code
         out.append(row)
     return pd.DataFrame(out)
 

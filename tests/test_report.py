@@ -37,7 +37,7 @@ def test_report_tables_plots_and_readme(tmp_path) -> None:
         _records(root, "nograph_b0.5", suite, [True] * 4 + [False] * 6, keeps=["111000"])
     _cost(root, "teacher")
     routed = {"layer_fraction": 0.5, "trunk_flops_ratio": 0.5, "speedup_trunk": 1.9, "teacher_call_ms": 20.0}
-    _cost(root, "student_b0.5", speedup_call=1.4, amdahl_bound=1.5, **routed)
+    _cost(root, "student_b0.5", speedup_call=1.4, amdahl_bound=1.5, code="abc1234", **routed)
     _cost(root, "nograph_b0.5", speedup_call=1.3, amdahl_bound=1.5, **routed)
     (root / "profiles").mkdir()
     profile = {"graph": "dag", "action_change": [0.4, 0.1, 0.05], "probe_l1_per_depth": [0.6, 0.3, 0.27, 0.26]}
@@ -53,6 +53,8 @@ def test_report_tables_plots_and_readme(tmp_path) -> None:
     ablation = tables["ablation_b0.5"].set_index("method")
     assert ablation.loc["Router, no graph (MoLe-VLA-like)", "vs ActDistill, same episodes (points)"] == "-30.0 (n=20)"
     assert "n=20" in ablation.loc["ActDistill", "LIBERO pooled"]
+    assert ablation.loc["ActDistill", "cost code"] == "abc1234"
+    assert ablation.loc["Router, no graph (MoLe-VLA-like)", "cost code"] == "unrecorded"
     for name in ("success_vs_flops", "success_vs_speedup", "routing_tasks_student_b0.5", "action_change_profile"):
         assert (root / "plots" / f"{name}.png").stat().st_size > 5000
     assert (root / "tables" / "main.tex").read_text().startswith("\\begin{tabular}")
