@@ -85,10 +85,16 @@ class RunConfig:
 
 
 def git_commit() -> str:
+    """Commit of this checkout, ``+dirty`` with uncommitted Python changes; ``unknown`` outside git."""
+    root = str(Path(__file__).resolve().parents[1])
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+        head = subprocess.run(["git", "-C", root, "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
+        dirty = subprocess.run(
+            ["git", "-C", root, "status", "--porcelain", "--", "*.py"], capture_output=True, text=True
+        )
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
 def records_path(cfg: RunConfig, suite: str) -> Path:
@@ -225,23 +231,6 @@ def summary_table(records: list[dict[str, Any]]) -> str:
     return "\n".join(rows)
 
 
-def code_version() -> str | None:
-    """``git`` commit of this checkout (``+dirty`` with uncommitted Python changes); None outside git."""
-    import subprocess
-
-    root = Path(__file__).resolve().parents[1]
-    try:
-        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-        dirty = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--", "*.py"], capture_output=True, text=True
-        )
-    except OSError:
-        return None
-    if head.returncode:
-        return None
-    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
-
-
 def measure_cost(cfg: RunConfig, fractions: list[float] | None = None, latency: bool = True) -> dict[str, Any] | None:
     """FLOPs of a probe call (first observation) and batch-1 latency on the calls of short rollouts.
 
@@ -279,7 +268,7 @@ def measure_cost(cfg: RunConfig, fractions: list[float] | None = None, latency: 
         result.update(cost.compare(cost.flops(teacher, probe), lat["teacher"], result, fractions))
         result["timed_calls_fraction"] = _fraction(policy, obs)
     result["threads"] = 2
-    result["code"] = code_version()  # cost figures depend on the inference code, not only the weights
+    result["code"] = git_commit()  # cost figures depend on the inference code, not only the weights
     path = Path(cfg.out) / "cost" / f"{cfg.label}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2) + "\n")

@@ -170,7 +170,9 @@ def ablation_table(df: pd.DataFrame, costs: dict[str, dict], budget: float = 0.5
         row["speedup call (bound)"] = (
             f"{c['speedup_call']:.2f}x ({c['amdahl_bound']:.2f}x)" if "speedup_call" in c else ""
         )
-        row["cost code"] = c.get("code", "unrecorded") if c else ""  # timings depend on the inference code
+        code = c.get("code")  # timings depend on the inference code, not only the weights
+        short = (code[:7] + ("+dirty" if code.endswith("+dirty") else "")) if code else "unrecorded"
+        row["cost code"] = short if c else ""
         out.append(row)
     return pd.DataFrame(out)
 
