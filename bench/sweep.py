@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from itertools import zip_longest
 
 from tqdm import tqdm
 
@@ -48,11 +49,17 @@ def configs(policies: list[str], budgets: list[float], **common) -> list[RunConf
     return out
 
 
+def interleave(groups: list[list]) -> list:
+    """Round-robin over the groups: a sweep stopped early leaves every policy with about as many episodes."""
+    return [j for row in zip_longest(*groups) for j in row if j is not None]
+
+
 def sweep(cfgs: list[RunConfig], workers: int, backend: str = "process") -> dict[str, list[dict]]:
-    """Runs the missing episodes of every config through one worker pool; returns records per label."""
+    """Runs the missing episodes of every config through one worker pool (configs interleaved); returns
+    records per label."""
     commit = git_commit()
     have = {c.label: {s: recorded(c, s) for s in c.suites} for c in cfgs}
-    jobs = [j for c in cfgs for j in missing_jobs(c, have[c.label])]
+    jobs = interleave([missing_jobs(c, have[c.label]) for c in cfgs])
     for rec in tqdm(run_map(_episode, jobs, workers, backend), total=len(jobs), desc="sweep", unit="ep"):
         store(rec, commit)
         have[rec["policy"]][rec["suite"]][(rec["task_id"], rec["init_state"])] = rec

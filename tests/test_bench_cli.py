@@ -142,6 +142,7 @@ def test_sweep_expands_budgets_and_resumes(tmp_path):
     assert second["expert"][0] == first["expert"][0]  # recorded episode reused, not rerun
     lines = (tmp_path / "episodes" / "expert" / "robosuite.jsonl").read_text().splitlines()
     assert len(lines) == 2
+    assert sweep.interleave([[1, 2, 3], [], ["a", "b"]]) == [1, "a", 2, "b", 3]
 
 
 def test_scaling_runs_same_episodes_per_worker_count(tmp_path):
