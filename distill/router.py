@@ -55,15 +55,19 @@ class HiddenRouter(nn.Module):
 
     def logit(self, i: int, h: torch.Tensor) -> torch.Tensor:
         """(B, T, d) -> (B,) run logit of layer i."""
-        pooled = torch.cat([h[:, -self.chunk :].mean(1), h[:, : -self.chunk].mean(1)], dim=-1)
-        return self.gates[i](pooled.to(self.gates[i][1].weight.dtype)).squeeze(-1)
+        return self.gates[i](self._pooled(h).to(self.gates[i][1].weight.dtype)).squeeze(-1)
+
+    def _pooled(self, h: torch.Tensor) -> torch.Tensor:
+        """(B, T, d) -> (B, 2d): mean of the action-query tokens and mean of the context tokens."""
+        return torch.cat([h[:, -self.chunk :].mean(1), h[:, : -self.chunk].mean(1)], dim=-1)
 
     def runs(self, i: int, h: torch.Tensor, threshold: float) -> bool:
         """Batch-1 inference: whether layer i runs. The arithmetic of ``logit`` through functional calls
         (no module-call overhead) and one host read; this sits before every layer of every call."""
         ln, fc1, fc2 = self.gates[i][0], self.gates[i][1], self.gates[i][3]
-        pooled = torch.cat([h[:, -self.chunk :].mean(1), h[:, : -self.chunk].mean(1)], dim=-1)
-        z = nn.functional.layer_norm(pooled.to(fc1.weight.dtype), ln.normalized_shape, ln.weight, ln.bias, ln.eps)
+        z = nn.functional.layer_norm(
+            self._pooled(h).to(fc1.weight.dtype), ln.normalized_shape, ln.weight, ln.bias, ln.eps
+        )
         z = nn.functional.gelu(nn.functional.linear(z, fc1.weight, fc1.bias))
         return nn.functional.linear(z, fc2.weight, fc2.bias).item() > threshold
 
