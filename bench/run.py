@@ -266,7 +266,8 @@ def measure_cost(cfg: RunConfig, fractions: list[float] | None = None, latency: 
         lat = cost.latency({"teacher": teacher, cfg.label: policy}, obs, calls=60, warmup=10, threads=2)
         result.update(lat[cfg.label])
         result.update(cost.compare(cost.flops(teacher, probe), lat["teacher"], result, fractions))
-        result["timed_calls_fraction"] = _fraction(policy, obs)
+        frac = _fraction(policy, obs)  # None: an unrouted model (dense) runs all of its own layers
+        result["timed_calls_fraction"] = result["layer_fraction"] if frac is None else frac
     result["threads"] = 2
     result["code"] = git_commit()  # cost figures depend on the inference code, not only the weights
     path = Path(cfg.out) / "cost" / f"{cfg.label}.json"
@@ -292,14 +293,16 @@ def _call_observations(env, policy, seed: int, init_states, steps: int = 96) -> 
     return out
 
 
-def _fraction(policy, obs: list[dict[str, Any]]) -> float:
-    """Mean fraction of trunk layers the policy runs on these observations."""
+def _fraction(policy, obs: list[dict[str, Any]]) -> float | None:
+    """Mean fraction of trunk layers the policy runs on these observations (None: not routed)."""
     import torch
 
     from bench.cost import call_parts
 
     with torch.inference_mode():
         keeps = [policy.trunk(call_parts(policy, o)["tokens"])[1] for o in obs]
+    if any(k is None for k in keeps):
+        return None
     return float(sum(sum(k) for k in keeps) / sum(len(k) for k in keeps))
 
 
