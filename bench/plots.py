@@ -81,7 +81,7 @@ def success_vs_cost(df: pd.DataFrame, costs: dict[str, dict], x: str, xlabel: st
     ax.set_ylabel(f"success rate, LIBERO {' + '.join(cols)} pooled (%)")
     ax.set_ylim(0, 105)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right", framealpha=0.9)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), framealpha=0.9)  # outside: no point hidden
     return _save(fig, folder, name)
 
 
