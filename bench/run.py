@@ -6,7 +6,8 @@ Usage:
 
 Episode k of a task starts from init state k (LIBERO's official init states; robosuite: layout seed k)
 with env seed ``seed + 1000 * task_id + k``. One JSON line per episode is appended to
-``<out>/episodes/<policy>/<suite>.jsonl`` as it finishes; a rerun skips recorded episodes.
+``<out>/episodes/<policy>/<suite>.jsonl`` as it finishes; a rerun skips recorded episodes, and refuses
+records of other weights (``weights_sha1``: a retrained checkpoint under the same name).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class RunConfig:
     cost: bool = True  # VLA policies: FLOPs and batch-1 latency per call after the episodes
     checkpoint: str | None = None  # teacher/student weights folder (default: the committed one)
     budget: float | None = None  # routed students: which trained budget
+    weights_sha1: str | None = field(default=None, init=False)  # of the files the policy loads (set on init)
 
     def __post_init__(self) -> None:
         if self.policy not in POLICIES:
@@ -67,7 +69,7 @@ class RunConfig:
             raise ValueError("workers must be >= 1")
         if self.backend not in ("process", "ray"):
             raise ValueError(f"backend must be 'process' or 'ray', got {self.backend!r}")
-        from policies.registry import policy_env_kwargs
+        from policies.registry import policy_env_kwargs, weights_sha1
 
         routed = getattr(POLICIES[self.policy], "routed", False)
         if self.budget is not None and not routed:
@@ -75,6 +77,7 @@ class RunConfig:
         if routed and self.budget is None:
             self.budget = 0.5
         policy_env_kwargs(self.policy, **policy_kwargs(self))  # checks the checkpoint before any episode
+        self.weights_sha1 = weights_sha1(self.policy, **policy_kwargs(self))
         if getattr(POLICIES[self.policy], "needs_images", True) or self.video:
             envs.check_gl()
 
@@ -151,13 +154,24 @@ def _episode(job: tuple[RunConfig, str, int, int]) -> dict[str, Any]:
     }
 
 
+class StaleRecordsError(ValueError):
+    """The records file holds episodes of other weights than the policy has now (e.g. retrained)."""
+
+
 def recorded(cfg: RunConfig, suite: str) -> dict[tuple[int, int], dict[str, Any]]:
-    """Episodes of ``suite`` already recorded for this policy and seed, keyed by (task, init state)."""
-    return {
-        (r["task_id"], r["init_state"]): r
-        for r in read_records(records_path(cfg, suite))
-        if r["seed"] == cfg.seed + 1000 * r["task_id"] + r["init_state"]
-    }
+    """Episodes of ``suite`` already recorded for this policy and seed, keyed by (task, init state).
+
+    Raises StaleRecordsError if some were run with other weights (records carry ``weights_sha1``; those
+    written before it existed carry none and are taken as they are)."""
+    path = records_path(cfg, suite)
+    records = [r for r in read_records(path) if r["seed"] == cfg.seed + 1000 * r["task_id"] + r["init_state"]]
+    other = sorted({r["weights_sha1"] for r in records if r.get("weights_sha1", cfg.weights_sha1) != cfg.weights_sha1})
+    if other:
+        raise StaleRecordsError(
+            f"{path} holds episodes of other weights (weights_sha1 {', '.join(o[:12] for o in other)}) than "
+            f"{cfg.label} loads now ({(cfg.weights_sha1 or 'none')[:12]}): move that file aside or pass --out"
+        )
+    return {(r["task_id"], r["init_state"]): r for r in records}
 
 
 def missing_jobs(cfg: RunConfig, have: dict[str, dict]) -> list[tuple[RunConfig, str, int, int]]:
@@ -172,7 +186,7 @@ def missing_jobs(cfg: RunConfig, have: dict[str, dict]) -> list[tuple[RunConfig,
 def store(rec: dict[str, Any], commit: str) -> None:
     """Appends a finished episode to its policy's file (``rec["_cfg"]``: the RunConfig it ran under)."""
     cfg = rec.pop("_cfg")
-    rec.update(commit=commit, config=asdict(cfg), python=sys.version.split()[0])
+    rec.update(commit=commit, config=asdict(cfg), python=sys.version.split()[0], weights_sha1=cfg.weights_sha1)
     append_record(records_path(cfg, rec["suite"]), rec)
 
 
@@ -269,6 +283,7 @@ def measure_cost(cfg: RunConfig, fractions: list[float] | None = None, latency: 
         frac = _fraction(policy, obs)  # None: an unrouted model (dense) runs all of its own layers
         result["timed_calls_fraction"] = result["layer_fraction"] if frac is None else frac
     result["threads"] = 2
+    result["weights_sha1"] = cfg.weights_sha1
     result["code"] = git_commit()  # cost figures depend on the inference code, not only the weights
     path = Path(cfg.out) / "cost" / f"{cfg.label}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -354,7 +369,11 @@ def main(argv: list[str] | None = None) -> None:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
     t0 = time.time()
-    records = run(cfg)
+    try:
+        records = run(cfg)
+    except StaleRecordsError as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
     print(summary_table(records))
     if records:
         write_summary(cfg, records)

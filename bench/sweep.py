@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from bench.run import (
     RunConfig,
+    StaleRecordsError,
     _episode,
     git_commit,
     missing_jobs,
@@ -96,7 +97,11 @@ def main(argv: list[str] | None = None) -> None:
     except (ValueError, GLBackendError) as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
-    results = sweep(cfgs, a.workers, a.backend)
+    try:
+        results = sweep(cfgs, a.workers, a.backend)
+    except StaleRecordsError as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
     for cfg in cfgs:
         records = results[cfg.label]
         print(f"\n== {cfg.label}: {len(records)} episodes")

@@ -66,3 +66,9 @@ def load_student(folder: str | Path, teacher_dir: str | Path | None = None) -> R
     student.load_state_dict(state)
     student.teacher_dir = str(teacher_path)
     return student.eval()
+
+
+def student_teacher_dir(folder: str | Path) -> Path:
+    """The teacher folder a stored student applies to (``teacher`` in its ``student.json``)."""
+    folder = Path(folder)
+    return (folder / json.loads((folder / CONFIG).read_text())["teacher"]).resolve()

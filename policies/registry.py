@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -56,7 +58,14 @@ def _teacher_env_kwargs(checkpoint: str | None = None, **_: Any) -> dict[str, An
     return {"image_size": load_vla(checkpoint or DEFAULT_TEACHER).cfg.image_size}
 
 
+def _teacher_weights(checkpoint: str | None = None, **_: Any) -> list[Path]:
+    from policies.vla.policy import DEFAULT_TEACHER
+
+    return [Path(checkpoint or DEFAULT_TEACHER)]
+
+
 _teacher.env_kwargs = _teacher_env_kwargs  # the env must render at the size the model was trained on
+_teacher.weights = _teacher_weights  # folders whose files make the policy (episode records fingerprint them)
 
 
 def _routed(method: str) -> PolicyFactory:
@@ -82,7 +91,15 @@ def _routed(method: str) -> PolicyFactory:
             )
         return {"image_size": load_student(folder).vla.cfg.image_size}
 
+    def weights(budget: float = 0.5, checkpoint: str | None = None, **_: Any) -> list[Path]:
+        from distill.checkpoint import student_teacher_dir
+        from distill.policy import student_dir
+
+        folder = Path(checkpoint or student_dir(method, budget))
+        return [folder, student_teacher_dir(folder)]  # stored as a difference: the teacher is part of it
+
     factory.env_kwargs = env_kwargs
+    factory.weights = weights
     factory.routed = True
     return factory
 
@@ -119,7 +136,14 @@ def _dense_env_kwargs(budget: float = 0.5, checkpoint: str | None = None, **_: A
     return {"image_size": load_vla(checkpoint or student_dir("dense", budget)).cfg.image_size}
 
 
+def _dense_weights(budget: float = 0.5, checkpoint: str | None = None, **_: Any) -> list[Path]:
+    from distill.policy import student_dir
+
+    return [Path(checkpoint or student_dir("dense", budget))]
+
+
 _dense.env_kwargs = _dense_env_kwargs
+_dense.weights = _dense_weights
 _dense.routed = True  # takes --budget
 
 
@@ -127,3 +151,21 @@ def policy_env_kwargs(name: str, **kwargs: Any) -> dict[str, Any]:
     """Env settings a registered policy requires (e.g. the image size it was trained on)."""
     fn = getattr(POLICIES[name], "env_kwargs", None)
     return fn(**kwargs) if fn else {}
+
+
+WEIGHT_FILES = ("config.json", "student.json")  # besides every *.safetensors: the configs that shape the model
+
+
+def weights_sha1(name: str, **kwargs: Any) -> str | None:
+    """SHA-1 over the weight and config files a registered policy loads; None for policies without weights
+    (the scripted expert). Episode records carry it so results of retrained weights are never mixed."""
+    fn = getattr(POLICIES[name], "weights", None)
+    if fn is None:
+        return None
+    h = hashlib.sha1()
+    for folder in fn(**kwargs):
+        for f in sorted(Path(folder).iterdir()):
+            if f.suffix == ".safetensors" or f.name in WEIGHT_FILES:
+                h.update(f.name.encode())
+                h.update(f.read_bytes())
+    return h.hexdigest()

@@ -46,6 +46,28 @@ def test_run_writes_records_and_resumes(tmp_path, capsys):
     assert len(read_records(path)) == 2
 
 
+def test_records_of_other_weights_are_refused(tmp_path, capsys):
+    """Episode records carry the SHA-1 of the weights; a rerun after retraining refuses to mix them."""
+    from bench import run
+    from bench.records import append_record
+
+    cfg = run.RunConfig(policy="teacher", suites=["robosuite"], tasks=[0], out=str(tmp_path))
+    assert cfg.weights_sha1 is not None and len(cfg.weights_sha1) == 40
+    path = run.records_path(cfg, "robosuite")
+    base = {"task_id": 0, "init_state": 0, "seed": 0, "success": True}
+    append_record(path, base)  # written before fingerprints existed: taken as it is
+    append_record(path, {**base, "init_state": 1, "seed": 1, "weights_sha1": cfg.weights_sha1})
+    assert sorted(run.recorded(cfg, "robosuite")) == [(0, 0), (0, 1)]
+    append_record(path, {**base, "init_state": 2, "seed": 2, "weights_sha1": "0" * 40})
+    with pytest.raises(run.StaleRecordsError, match="other weights"):
+        run.recorded(cfg, "robosuite")
+    args = ["--policy", "teacher", "--suite", "robosuite", "--tasks", "0", "--episodes-per-task", "3"]
+    with pytest.raises(SystemExit) as e:
+        run.main([*args, "--no-cost", "--out", str(tmp_path)])
+    assert e.value.code == 2 and "move that file aside" in capsys.readouterr().err
+    assert len(read_records(path)) == 3  # nothing run, nothing appended
+
+
 def test_run_bad_input_exits_2(tmp_path):
     truncated = tmp_path / "truncated"
     truncated.mkdir()

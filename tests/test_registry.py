@@ -30,3 +30,26 @@ def test_unknown_policy_lists_choices():
     assert "expert" in POLICIES
     with pytest.raises(ValueError, match="Unknown policy 'nope'.*expert"):
         make_policy("nope", env=None)
+
+
+def test_weights_sha1_covers_weights_and_configs(tmp_path):
+    import shutil
+
+    from policies.registry import weights_sha1
+    from policies.vla.policy import DEFAULT_TEACHER
+
+    assert weights_sha1("expert") is None  # scripted: no weights
+    copy = tmp_path / "teacher"
+    shutil.copytree(DEFAULT_TEACHER, copy)
+    sha = weights_sha1("teacher")
+    assert weights_sha1("teacher", checkpoint=str(copy)) == sha
+    (copy / "train.json").write_text("{}")  # training metadata: not part of the model
+    assert weights_sha1("teacher", checkpoint=str(copy)) == sha
+    with open(copy / "model.safetensors", "r+b") as f:
+        f.seek(-1, 2)
+        last = f.read(1)
+        f.seek(-1, 2)
+        f.write(bytes([last[0] ^ 1]))
+    assert weights_sha1("teacher", checkpoint=str(copy)) != sha
+    student = weights_sha1("student", budget=0.5)  # its own difference and the teacher it applies to
+    assert student not in (None, sha) and student != weights_sha1("student", budget=0.25)
