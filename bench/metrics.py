@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 from scipy.stats import binomtest
 
@@ -12,6 +14,28 @@ def wilson(successes: int, n: int, confidence: float = 0.95) -> tuple[float, flo
         return 0.0, 1.0
     ci = binomtest(successes, n).proportion_ci(confidence_level=confidence, method="wilson")
     return float(ci.low), float(ci.high)
+
+
+def paired_diff_ci(a: list[bool], b: list[bool], confidence: float = 0.95) -> tuple[float, float, float]:
+    """Difference of success rates ``mean(a) - mean(b)`` on paired episodes (the same init states) with
+    Newcombe's score interval for paired proportions (1998, method 10: Wilson limits of both rates
+    combined with the phi correlation of the pairs). Returns (difference, low, high)."""
+    if len(a) != len(b) or not a:
+        raise ValueError(f"need two equally long non-empty outcome lists, got {len(a)} and {len(b)}")
+    n = len(a)
+    both = sum(x and y for x, y in zip(a, b, strict=True))
+    only_a = sum(x and not y for x, y in zip(a, b, strict=True))
+    only_b = sum(y and not x for x, y in zip(a, b, strict=True))
+    neither = n - both - only_a - only_b
+    p1, p2 = (both + only_a) / n, (both + only_b) / n
+    l1, u1 = wilson(both + only_a, n, confidence)
+    l2, u2 = wilson(both + only_b, n, confidence)
+    den = (both + only_a) * (only_b + neither) * (both + only_b) * (only_a + neither)
+    phi = (both * neither - only_a * only_b) / math.sqrt(den) if den else 0.0
+    low = math.sqrt(max((p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2, 0.0))
+    high = math.sqrt(max((u1 - p1) ** 2 - 2 * phi * (u1 - p1) * (p2 - l2) + (p2 - l2) ** 2, 0.0))
+    d = p1 - p2
+    return d, d - low, d + high
 
 
 def format_rate(successes: int, n: int) -> str:

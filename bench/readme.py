@@ -84,7 +84,9 @@ def write_readme(root: Path, df: pd.DataFrame, tables: dict[str, pd.DataFrame], 
         "parentheses; speedups are ratios of those medians. Layers run: realised fraction over the evaluation",
         "episodes. FLOPs: `torch.utils.flop_counter.FlopCounterMode` on one real call. Cost code: the commit",
         "whose inference code measured the latency (`unrecorded`: measured before cost files recorded it;",
-        "speedups from different code are not comparable to the last digit).",
+        "speedups from different code are not comparable to the last digit). Paired comparisons (vs teacher,",
+        "vs ActDistill): success difference in points on the LIBERO episodes both policies ran (same init",
+        "states and seeds) with Newcombe's paired 95% interval.",
         "",
     ]
     titles = {"main": "Main table", "ablation_b0.5": "Ablation at budget 0.5 (every baseline)"}

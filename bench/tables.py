@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from bench.metrics import rate_rows
+from bench.metrics import paired_diff_ci, rate_rows
 
 SUITE_NAMES = {
     "libero_spatial": "Spatial",
@@ -79,38 +79,44 @@ def _order(labels) -> list[str]:
     return sorted(labels, key=key)
 
 
-def paired_vs_teacher(df: pd.DataFrame, policy: str) -> str:
-    """On the LIBERO episodes both ran (same suite, task, init state, seed): ``"+a / -b (n)"`` with a
-    episodes only ``policy`` solved and b only the teacher solved."""
-    key = ["suite", "task_id", "init_state", "seed"]
-    lib = df[df.suite.str.startswith("libero")]
-    t = lib[lib.policy == "teacher"].set_index(key)["success"]
-    p = lib[lib.policy == policy].set_index(key)["success"]
-    common = t.index.intersection(p.index)
-    if policy == "teacher" or common.empty:
-        return ""
-    t, p = t.loc[common].astype(bool), p.loc[common].astype(bool)
-    return f"+{int((p & ~t).sum())} / -{int((t & ~p).sum())} ({len(common)})"
-
-
-def paired_gap(df: pd.DataFrame, policy: str, ref: str) -> str:
-    """Success of ``policy`` minus that of ``ref`` on the LIBERO episodes both ran, ``"+4.2 (n=60)"``."""
+def _paired(df: pd.DataFrame, policy: str, ref: str) -> tuple[pd.Series, pd.Series]:
+    """Success of ``policy`` and ``ref`` on the LIBERO episodes both ran (same suite, task, init state, seed)."""
     key = ["suite", "task_id", "init_state", "seed"]
     lib = df[df.suite.str.startswith("libero")]
     a = lib[lib.policy == policy].set_index(key)["success"]
     b = lib[lib.policy == ref].set_index(key)["success"]
     common = a.index.intersection(b.index)
-    if common.empty:
+    return a.loc[common].astype(bool), b.loc[common].astype(bool)
+
+
+def _gap(a: pd.Series, b: pd.Series) -> str:
+    """``"+4.2 [-1.0, +9.5]"``: difference in points with Newcombe's paired 95% interval."""
+    d, lo, hi = paired_diff_ci(a.tolist(), b.tolist())
+    return f"{100 * d:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}]"
+
+
+def paired_vs_teacher(df: pd.DataFrame, policy: str) -> str:
+    """On the LIBERO episodes both ran: ``"-6.0 [-9.9, -2.1]; +12 / -27 (500)"``, the difference in points
+    with its paired 95% interval, a episodes only ``policy`` solved and b only the teacher solved."""
+    p, t = _paired(df, policy, "teacher")
+    if policy == "teacher" or p.empty:
         return ""
-    gap = a.loc[common].astype(float).mean() - b.loc[common].astype(float).mean()
-    return f"{100 * gap:+.1f} (n={len(common)})"
+    return f"{_gap(p, t)}; +{int((p & ~t).sum())} / -{int((t & ~p).sum())} ({len(p)})"
+
+
+def paired_gap(df: pd.DataFrame, policy: str, ref: str) -> str:
+    """Success of ``policy`` minus that of ``ref`` on the LIBERO episodes both ran, with the paired 95%
+    interval: ``"+4.2 [-1.0, +9.5] (n=60)"``."""
+    a, b = _paired(df, policy, ref)
+    return f"{_gap(a, b)} (n={len(a)})" if len(a) else ""
 
 
 def main_table(df: pd.DataFrame, costs: dict[str, dict]) -> pd.DataFrame:
     """Method x suite success (95% Wilson, n), LIBERO average, FLOPs, latency and speedups.
 
-    Columns are the suites the teacher was evaluated on; "paired vs teacher": LIBERO episodes only this
-    policy solved / only the teacher solved (same init states and seeds); latency is the median per
+    Columns are the suites the teacher was evaluated on; "paired vs teacher": on the LIBERO episodes both
+    ran (same init states and seeds), the success difference in points with Newcombe's paired 95%
+    interval, then the episodes only this policy solved / only the teacher solved; latency is the median per
     call measured in the same process as the teacher (teacher's in parentheses); speedups are ratios
     of those medians.
     """
