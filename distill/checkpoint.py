@@ -51,7 +51,7 @@ def load_student(folder: str | Path, teacher_dir: str | Path | None = None) -> R
     scfg = dict(raw["student"])
     scfg["router"] = RouterConfig(**scfg["router"])
     cfg = StudentConfig(**scfg)
-    teacher_path = Path(teacher_dir) if teacher_dir else (folder / raw["teacher"]).resolve()
+    teacher_path = Path(teacher_dir) if teacher_dir else student_teacher_dir(folder)
     teacher = load_vla(teacher_path)
     student = RoutedVLA(copy.deepcopy(teacher), cfg)
     try:

@@ -49,10 +49,10 @@ def test_report_tables_plots_and_readme(tmp_path) -> None:
     assert main.loc["Teacher VLA", "Spatial"].startswith("80.0 [49, 94] (n=10)")
     assert main.loc["ActDistill @ 0.5", "LIBERO avg"] == "70.0"
     assert main.loc["ActDistill @ 0.5", "speedup call / trunk"] == "1.40x / 1.90x"
-    assert main.loc["ActDistill @ 0.5", "paired vs teacher"].endswith("; +0 / -2 (20)")
+    assert main.loc["ActDistill @ 0.5", "paired vs teacher"] == "-10.0 [-24.9, +4.0]; +0 / -2 (20)"
     ablation = tables["ablation_b0.5"].set_index("method")
     gap = ablation.loc["Router, no graph (MoLe-VLA-like)", "vs ActDistill, same episodes (points)"]
-    assert gap.startswith("-30.0 [") and gap.endswith("] (n=20)")
+    assert gap == "-30.0 [-46.4, -9.1] (n=20)"
     assert "n=20" in ablation.loc["ActDistill", "LIBERO pooled"]
     assert ablation.loc["ActDistill", "cost code"] == "abc1234"
     assert ablation.loc["Router, no graph (MoLe-VLA-like)", "cost code"] == "unrecorded"
