@@ -15,9 +15,16 @@ from bench.tables import to_markdown
 
 
 def eval_commands(df: pd.DataFrame) -> list[str]:
-    """One ``bench.run`` command per distinct run configuration found in the records."""
-    seen: dict[str, None] = {}
+    """One ``bench.run`` command per recorded run configuration; runs that differ only in episode count
+    or worker count (resumed extensions) collapse into the largest one, which regenerates them all."""
+    largest: dict[tuple, dict] = {}
     for cfg in df["config"]:
+        key = (cfg["policy"], cfg.get("budget"), tuple(cfg["suites"]), tuple(cfg.get("tasks") or ()))
+        key += (cfg.get("cost", True),)
+        if key not in largest or cfg["episodes_per_task"] > largest[key]["episodes_per_task"]:
+            largest[key] = cfg
+    out = []
+    for cfg in largest.values():
         parts = ["python -m bench.run", f"--policy {cfg['policy']}"]
         if cfg.get("budget") is not None:
             parts.append(f"--budget {cfg['budget']:g}")
@@ -27,8 +34,8 @@ def eval_commands(df: pd.DataFrame) -> list[str]:
         parts.append(f"--episodes-per-task {cfg['episodes_per_task']} --workers {cfg['workers']}")
         if not cfg.get("cost", True):
             parts.append("--no-cost")
-        seen[" ".join(parts)] = None
-    return list(seen)
+        out.append(" ".join(parts))
+    return out
 
 
 def _train_command(t: dict) -> str:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
+
 from bench import report
+from bench.readme import eval_commands
 from bench.records import append_record
 from bench.tables import split_label
 
@@ -62,3 +65,14 @@ def test_report_tables_plots_and_readme(tmp_path) -> None:
     readme = (root / "README.md").read_text()
     assert "python -m bench.run --policy student --budget 0.5 --suite libero_spatial --episodes-per-task 10" in readme
     assert "![success_vs_flops](plots/success_vs_flops.png)" in readme
+
+
+def test_eval_commands_collapse_resumed_extensions() -> None:
+    base = {"policy": "teacher", "budget": None, "suites": ["libero_spatial"], "tasks": None, "cost": True}
+    cfgs = [base | {"episodes_per_task": n, "workers": w} for n, w in ((10, 1), (50, 2), (20, 2))]
+    cfgs.append(base | {"policy": "student", "budget": 0.5, "episodes_per_task": 5, "workers": 2})
+    cmds = eval_commands(pd.DataFrame({"config": cfgs}))
+    assert cmds == [
+        "python -m bench.run --policy teacher --suite libero_spatial --episodes-per-task 50 --workers 2",
+        "python -m bench.run --policy student --budget 0.5 --suite libero_spatial --episodes-per-task 5 --workers 2",
+    ]
