@@ -96,9 +96,9 @@ def write_readme(root: Path, df: pd.DataFrame, tables: dict[str, pd.DataFrame], 
         "states and seeds) with Newcombe's paired 95% interval.",
         "",
     ]
-    titles = {"main": "Main table", "ablation_b0.5": "Ablation at budget 0.5 (every baseline)"}
     for name, table in tables.items():
-        lines += [f"## {titles.get(name, name)}", "", to_markdown(table), f"Files: `tables/{name}.md|tex|csv`.", ""]
+        title = "Main table" if name == "main" else f"Ablation at budget {name.removeprefix('ablation_b')}"
+        lines += [f"## {title}", "", to_markdown(table), f"Files: `tables/{name}.md|tex|csv`.", ""]
     lines += [
         "## Commands",
         "",

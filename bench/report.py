@@ -5,7 +5,8 @@ Usage:
 
 Writes ``results/tables/main.{md,tex,csv}`` (method x suite success with 95% Wilson intervals and
 episode counts, LIBERO average, layers run, FLOPs per call, latency, speedup vs teacher),
-``results/tables/ablation_b0.5.{md,tex,csv}`` (every routed policy at budget 0.5),
+``results/tables/ablation_b<B>.{md,tex,csv}`` (every routed policy at budget B, for each budget where a
+baseline was evaluated beside ActDistill),
 ``results/tables/rates.csv``, ``results/README.md`` and ``results/plots/*.png|pdf`` (success vs
 trunk FLOPs and vs speedup, routing heat maps, the teacher's per-layer action-change profile).
 """
@@ -21,7 +22,7 @@ import pandas as pd
 from bench import plots
 from bench.readme import write_readme
 from bench.records import read_records
-from bench.tables import ablation_table, main_table, suite_rates, to_latex, to_markdown
+from bench.tables import ablation_table, main_table, split_label, suite_rates, to_latex, to_markdown
 
 
 def load_episodes(root: Path) -> pd.DataFrame:
@@ -31,6 +32,12 @@ def load_episodes(root: Path) -> pd.DataFrame:
 
 def load_costs(root: Path) -> dict[str, dict]:
     return {p.stem: json.loads(p.read_text()) for p in sorted(root.glob("cost/*.json"))}
+
+
+def ablation_budgets(df: pd.DataFrame) -> list[float]:
+    """Budgets at which at least one routed policy other than ActDistill was evaluated."""
+    labels = [split_label(p) for p in df.policy.unique()]
+    return sorted({b for name, b in labels if b is not None and name != "student"})
 
 
 def _write_table(table: pd.DataFrame, folder: Path, name: str) -> None:
@@ -50,9 +57,8 @@ def write(
     folder = root / "tables"
     folder.mkdir(parents=True, exist_ok=True)
     tables = {"main": main_table(df, costs)}
-    ablation = ablation_table(df, costs, budget)
-    if not ablation.empty:
-        tables[f"ablation_b{budget:g}"] = ablation
+    for b in ablation_budgets(df):
+        tables[f"ablation_b{b:g}"] = ablation_table(df, costs, b)
     for name, t in tables.items():
         _write_table(t, folder, name)
     suite_rates(df).to_csv(folder / "rates.csv", index=False, float_format="%.4f")
@@ -73,7 +79,7 @@ def write(
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--results", default="results")
-    p.add_argument("--budget", type=float, default=0.5, help="budget of the ablation table and heat maps")
+    p.add_argument("--budget", type=float, default=0.5, help="budget of the routing heat maps")
     p.add_argument("--heatmap-policy", default=None, help="policy label for the routing heat maps")
     a = p.parse_args(argv)
     for name, table in write(Path(a.results), a.budget, a.heatmap_policy).items():

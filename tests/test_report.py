@@ -38,6 +38,9 @@ def test_report_tables_plots_and_readme(tmp_path) -> None:
         _records(root, "teacher", suite, [True] * 8 + [False] * 2)
         _records(root, "student_b0.5", suite, [True] * 7 + [False] * 3, keeps=["110010", "101100"])
         _records(root, "nograph_b0.5", suite, [True] * 4 + [False] * 6, keeps=["111000"])
+        _records(root, "student_b0.25", suite, [True] * 6 + [False] * 4, keeps=["100010"])
+        _records(root, "truncate_b0.25", suite, [True] * 5 + [False] * 5, keeps=["110000"])
+        _records(root, "student_b0.75", suite, [True] * 8 + [False] * 2, keeps=["111011"])
     _cost(root, "teacher")
     routed = {"layer_fraction": 0.5, "trunk_flops_ratio": 0.5, "speedup_trunk": 1.9, "teacher_call_ms": 20.0}
     _cost(root, "student_b0.5", speedup_call=1.4, amdahl_bound=1.5, code="abc1234", **routed)
@@ -59,12 +62,18 @@ def test_report_tables_plots_and_readme(tmp_path) -> None:
     assert "n=20" in ablation.loc["ActDistill", "LIBERO pooled"]
     assert ablation.loc["ActDistill", "cost code"] == "abc1234"
     assert ablation.loc["Router, no graph (MoLe-VLA-like)", "cost code"] == "unrecorded"
+    # one ablation table per budget with a baseline beside ActDistill; none at 0.75 (ActDistill alone)
+    assert set(tables) == {"main", "ablation_b0.25", "ablation_b0.5"}
+    low = tables["ablation_b0.25"].set_index("method")
+    assert list(low.index) == ["ActDistill", "Static truncation"]
+    assert low.loc["Static truncation", "vs ActDistill, same episodes (points)"].endswith("(n=20)")
     for name in ("success_vs_flops", "success_vs_speedup", "routing_tasks_student_b0.5", "action_change_profile"):
         assert (root / "plots" / f"{name}.png").stat().st_size > 5000
     assert (root / "tables" / "main.tex").read_text().startswith("\\begin{tabular}")
     readme = (root / "README.md").read_text()
     assert "python -m bench.run --policy student --budget 0.5 --suite libero_spatial --episodes-per-task 10" in readme
     assert "![success_vs_flops](plots/success_vs_flops.png)" in readme
+    assert "## Ablation at budget 0.25" in readme and (root / "tables" / "ablation_b0.25.tex").exists()
 
 
 def test_eval_commands_collapse_resumed_extensions() -> None:
