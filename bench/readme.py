@@ -16,15 +16,17 @@ from bench.tables import to_markdown
 
 def eval_commands(df: pd.DataFrame) -> list[str]:
     """One ``bench.run`` command per recorded run configuration; runs that differ only in episode count
-    or worker count (resumed extensions) collapse into the largest one, which regenerates them all."""
+    or worker count (resumed extensions) collapse into the largest one, which regenerates them all; it
+    measures the cost unless none of them did."""
     largest: dict[tuple, dict] = {}
+    costed: dict[tuple, bool] = {}  # --no-cost only where no run of the group measured the cost
     for cfg in df["config"]:
         key = (cfg["policy"], cfg.get("budget"), tuple(cfg["suites"]), tuple(cfg.get("tasks") or ()))
-        key += (cfg.get("cost", True),)
+        costed[key] = costed.get(key, False) or cfg.get("cost", True)
         if key not in largest or cfg["episodes_per_task"] > largest[key]["episodes_per_task"]:
             largest[key] = cfg
     out = []
-    for cfg in largest.values():
+    for key, cfg in largest.items():
         parts = ["python -m bench.run", f"--policy {cfg['policy']}"]
         if cfg.get("budget") is not None:
             parts.append(f"--budget {cfg['budget']:g}")
@@ -32,7 +34,7 @@ def eval_commands(df: pd.DataFrame) -> list[str]:
         if cfg.get("tasks") is not None:
             parts.append("--tasks " + " ".join(map(str, cfg["tasks"])))
         parts.append(f"--episodes-per-task {cfg['episodes_per_task']} --workers {cfg['workers']}")
-        if not cfg.get("cost", True):
+        if not costed[key]:
             parts.append("--no-cost")
         out.append(" ".join(parts))
     return out

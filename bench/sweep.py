@@ -91,6 +91,7 @@ def main(argv: list[str] | None = None) -> None:
         backend=a.backend,
         image_size=a.image_size,
         out=a.out,
+        cost=a.cost,  # recorded in every episode's config; the sweep measures it after the episodes
     )
     try:
         cfgs = configs(a.policies, a.budgets, **common)

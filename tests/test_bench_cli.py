@@ -164,6 +164,11 @@ def test_sweep_expands_budgets_and_resumes(tmp_path):
     assert second["expert"][0] == first["expert"][0]  # recorded episode reused, not rerun
     lines = (tmp_path / "episodes" / "expert" / "robosuite.jsonl").read_text().splitlines()
     assert len(lines) == 2
+    # the command line records --no-cost in each new episode's config (the rebuilt command keeps it)
+    cli = ["--policies", "expert", "--suite", "robosuite", "--tasks", "0", "--episodes-per-task", "3"]
+    sweep.main([*cli, "--workers", "1", "--out", str(tmp_path), "--no-cost"])
+    recs = [json.loads(line) for line in (tmp_path / "episodes" / "expert" / "robosuite.jsonl").open()]
+    assert [r["config"]["cost"] for r in recs] == [True, True, False]
     assert sweep.interleave([[1, 2, 3], [], ["a", "b"]]) == [1, "a", 2, "b", 3]
 
 

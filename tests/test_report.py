@@ -79,9 +79,11 @@ def test_report_tables_plots_and_readme(tmp_path) -> None:
 def test_eval_commands_collapse_resumed_extensions() -> None:
     base = {"policy": "teacher", "budget": None, "suites": ["libero_spatial"], "tasks": None, "cost": True}
     cfgs = [base | {"episodes_per_task": n, "workers": w} for n, w in ((10, 1), (50, 2), (20, 2))]
-    cfgs.append(base | {"policy": "student", "budget": 0.5, "episodes_per_task": 5, "workers": 2})
-    cmds = eval_commands(pd.DataFrame({"config": cfgs}))
+    cfgs[1]["cost"] = False  # an extension run with --no-cost: the group measured its cost before
+    student = base | {"policy": "student", "budget": 0.5, "episodes_per_task": 5, "workers": 2, "cost": False}
+    cmds = eval_commands(pd.DataFrame({"config": [*cfgs, student]}))
     assert cmds == [
         "python -m bench.run --policy teacher --suite libero_spatial --episodes-per-task 50 --workers 2",
-        "python -m bench.run --policy student --budget 0.5 --suite libero_spatial --episodes-per-task 5 --workers 2",
+        "python -m bench.run --policy student --budget 0.5 --suite libero_spatial --episodes-per-task 5 --workers 2"
+        " --no-cost",
     ]
