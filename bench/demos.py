@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ import numpy as np
 from tqdm import tqdm
 
 import envs
+from bench.interrupt import RunInterrupted, graceful_stop
 from bench.workers import EnvCache, parallel_map
 
 _ENV = EnvCache()  # per worker process: the env of the task it is recording
@@ -209,11 +211,14 @@ def plan_jobs(cfg: DemoConfig) -> list[Job]:
 
 
 def run(cfg: DemoConfig) -> dict[tuple[str, int], list[int]]:
-    """Records every missing demo; returns per task the list of failed episode indices."""
+    """Records every missing demo; returns per task the list of failed episode indices.
+
+    On Ctrl-C the demos in flight finish and are written, then ``RunInterrupted`` is raised.
+    """
     jobs = plan_jobs(cfg)
     failed: dict[tuple[str, int], list[int]] = {}
-    with tqdm(total=len(jobs), desc="demos", unit="ep") as bar:
-        for ep in parallel_map(_worker, [(j, cfg) for j in jobs], cfg.workers):
+    with tqdm(total=len(jobs), desc="demos", unit="ep") as bar, graceful_stop() as stop:
+        for ep in parallel_map(_worker, [(j, cfg) for j in jobs], cfg.workers, stop):
             job = ep["job"]
             if ep["success"]:
                 _write(cfg, ep)
@@ -221,6 +226,8 @@ def run(cfg: DemoConfig) -> dict[tuple[str, int], list[int]]:
                 failed.setdefault((job.suite, job.task_id), []).append(job.episode)
                 tqdm.write(f"{job.suite} task {job.task_id} episode {job.episode}: expert failed {ep['attempts']}x")
             bar.update()
+    if stop():
+        raise RunInterrupted(f"stopped after {bar.n} of {len(jobs)} demos")
     return failed
 
 
@@ -256,7 +263,11 @@ def main(argv: list[str] | None = None) -> None:
     except ValueError as e:
         p.error(str(e))
     t0 = time.time()
-    failed = run(cfg)
+    try:
+        failed = run(cfg)
+    except RunInterrupted as e:
+        print(f"interrupted: {e}; rerun the same command to resume", file=sys.stderr)
+        raise SystemExit(130) from None
     print(f"done in {time.time() - t0:.0f} s; failed episodes: {failed or 'none'}")
 
 

@@ -14,15 +14,18 @@ import pandas as pd
 from bench.tables import to_markdown
 
 
-def eval_commands(df: pd.DataFrame) -> list[str]:
+def eval_commands(df: pd.DataFrame, costs: dict[str, dict] | None = None) -> list[str]:
     """One ``bench.run`` command per recorded run configuration; runs that differ only in episode count
     or worker count (resumed extensions) collapse into the largest one, which regenerates them all; it
-    measures the cost unless none of them did."""
+    measures the cost unless none of them did. ``costs`` (``cost/<label>.json`` by label) also counts:
+    a cost-only rerun over recorded episodes writes a cost file but no episode."""
+    costs = costs or {}
     largest: dict[tuple, dict] = {}
     costed: dict[tuple, bool] = {}  # --no-cost only where no run of the group measured the cost
-    for cfg in df["config"]:
+    for label, cfg in zip(df["policy"], df["config"], strict=True):
         key = (cfg["policy"], cfg.get("budget"), tuple(cfg["suites"]), tuple(cfg.get("tasks") or ()))
-        costed[key] = costed.get(key, False) or cfg.get("cost", True)
+        measured = costs.get(label, {}).get("suite") == cfg["suites"][0]  # cost runs probe the first suite
+        costed[key] = costed.get(key, False) or cfg.get("cost", True) or measured
         if key not in largest or cfg["episodes_per_task"] > largest[key]["episodes_per_task"]:
             largest[key] = cfg
     out = []
@@ -82,7 +85,9 @@ def training_commands(root: Path, checkpoints: Path | None = None) -> list[str]:
     return out
 
 
-def write_readme(root: Path, df: pd.DataFrame, tables: dict[str, pd.DataFrame], checkpoints: Path) -> Path:
+def write_readme(
+    root: Path, df: pd.DataFrame, tables: dict[str, pd.DataFrame], checkpoints: Path, costs: dict[str, dict]
+) -> Path:
     plots = sorted(p.name for p in (root / "plots").glob("*.png"))
     lines = [
         "# Results",
@@ -107,7 +112,7 @@ def write_readme(root: Path, df: pd.DataFrame, tables: dict[str, pd.DataFrame], 
         "Evaluation (rerun skips recorded episodes; `rm -r results/episodes/<policy>` to redo):",
         "",
     ]
-    lines += ["```", *eval_commands(df), "python -m bench.report", "```", ""]
+    lines += ["```", *eval_commands(df, costs), "python -m bench.report", "```", ""]
     train = training_commands(root, checkpoints)
     if train:
         lines += [

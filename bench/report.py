@@ -72,7 +72,7 @@ def write(
         plots.routing_heatmaps(df, policy, figs)
     for profile in sorted((root / "profiles").glob("action_change_*.json")):
         plots.action_change_profile(profile, figs)
-    write_readme(root, df, tables, checkpoints)
+    write_readme(root, df, tables, checkpoints, costs)
     return tables
 
 

@@ -25,6 +25,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from bench.cli import exit_on_setup_error
+from bench.interrupt import RunInterrupted, graceful_stop
 
 with exit_on_setup_error():
     import envs
@@ -200,13 +201,21 @@ def requested(cfg: RunConfig, have: dict[str, dict]) -> list[dict[str, Any]]:
 
 
 def run(cfg: RunConfig) -> list[dict[str, Any]]:
-    """Runs every missing episode and returns all records of the requested episodes."""
+    """Runs every missing episode and returns all records of the requested episodes.
+
+    On Ctrl-C the episodes in flight finish and are recorded, then ``RunInterrupted`` is raised.
+    """
     commit = git_commit()
     have = {suite: recorded(cfg, suite) for suite in cfg.suites}
     jobs = missing_jobs(cfg, have)
-    for rec in tqdm(run_map(_episode, jobs, cfg.workers, cfg.backend), total=len(jobs), desc=cfg.label, unit="ep"):
-        store(rec, commit)
-        have[rec["suite"]][(rec["task_id"], rec["init_state"])] = rec
+    with graceful_stop() as stop:
+        episodes = run_map(_episode, jobs, cfg.workers, cfg.backend, stop)
+        for rec in tqdm(episodes, total=len(jobs), desc=cfg.label, unit="ep"):
+            store(rec, commit)
+            have[rec["suite"]][(rec["task_id"], rec["init_state"])] = rec
+    if stop():
+        done = len(requested(cfg, have))
+        raise RunInterrupted(f"stopped with {done} of {done + len(missing_jobs(cfg, have))} episodes recorded")
     return requested(cfg, have)
 
 
@@ -346,6 +355,12 @@ def format_cost(c: dict[str, Any]) -> str:
     ) + extra
 
 
+def exit_interrupted(e: RunInterrupted) -> None:
+    """Ends the process after a graceful Ctrl-C with the shell's SIGINT status (130)."""
+    print(f"interrupted: {e}; rerun the same command to resume", file=sys.stderr)
+    raise SystemExit(130) from None
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     d = RunConfig()
@@ -374,6 +389,8 @@ def main(argv: list[str] | None = None) -> None:
     except StaleRecordsError as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
+    except RunInterrupted as e:
+        exit_interrupted(e)
     print(summary_table(records))
     if records:
         write_summary(cfg, records)

@@ -20,10 +20,12 @@ from itertools import zip_longest
 
 from tqdm import tqdm
 
+from bench.interrupt import RunInterrupted, graceful_stop
 from bench.run import (
     RunConfig,
     StaleRecordsError,
     _episode,
+    exit_interrupted,
     git_commit,
     missing_jobs,
     print_cost,
@@ -61,9 +63,13 @@ def sweep(cfgs: list[RunConfig], workers: int, backend: str = "process") -> dict
     commit = git_commit()
     have = {c.label: {s: recorded(c, s) for s in c.suites} for c in cfgs}
     jobs = interleave([missing_jobs(c, have[c.label]) for c in cfgs])
-    for rec in tqdm(run_map(_episode, jobs, workers, backend), total=len(jobs), desc="sweep", unit="ep"):
-        store(rec, commit)
-        have[rec["policy"]][rec["suite"]][(rec["task_id"], rec["init_state"])] = rec
+    with graceful_stop() as stop:
+        for rec in tqdm(run_map(_episode, jobs, workers, backend, stop), total=len(jobs), desc="sweep", unit="ep"):
+            store(rec, commit)
+            have[rec["policy"]][rec["suite"]][(rec["task_id"], rec["init_state"])] = rec
+    if stop():
+        left = sum(len(missing_jobs(c, have[c.label])) for c in cfgs)
+        raise RunInterrupted(f"stopped with {left} of {len(jobs)} episodes still to run")
     return {c.label: requested(c, have[c.label]) for c in cfgs}
 
 
@@ -103,6 +109,8 @@ def main(argv: list[str] | None = None) -> None:
     except StaleRecordsError as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
+    except RunInterrupted as e:
+        exit_interrupted(e)
     for cfg in cfgs:
         records = results[cfg.label]
         print(f"\n== {cfg.label}: {len(records)} episodes")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import signal
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any
@@ -35,38 +36,55 @@ class EnvCache:
         self.key = self.value = None
 
 
-def _die_with_parent() -> None:
-    """Worker initializer: on Linux, the kernel kills this worker when its parent dies (even by
-    SIGKILL), so a killed run leaves no orphan simulator processes behind."""
+def _never() -> bool:
+    return False
+
+
+def _init_worker() -> None:
+    """Worker initializer. SIGINT is ignored (Ctrl-C reaches the whole process group; the parent
+    decides, see ``bench.interrupt``). On Linux the kernel kills this worker when its parent dies
+    (even by SIGKILL), so a killed run leaves no orphan simulator processes behind."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         import ctypes
-        import signal
 
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
 
 
-def parallel_map(fn: Callable[[Any], Any], jobs: Iterable[Any], workers: int) -> Iterator[Any]:
+def parallel_map(
+    fn: Callable[[Any], Any], jobs: Iterable[Any], workers: int, stop: Callable[[], bool] = _never
+) -> Iterator[Any]:
     """Yields ``fn(job)`` as jobs finish, in ``workers`` spawned processes (in-process for 1).
 
+    Once ``stop()`` is true no job starts; the jobs already running finish and are yielded.
     Unlike ``multiprocessing.Pool``, a worker that dies (segfault, out of memory) raises
     ``BrokenProcessPool`` here instead of hanging forever on the lost job.
     """
     jobs = list(jobs)
     if workers <= 1:
-        yield from map(fn, jobs)
+        for job in jobs:
+            if stop():
+                return
+            yield fn(job)
         return
-    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_die_with_parent) as pool:
-        pending, queue = set(), iter(jobs)
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker) as pool:
+        pending: set = set()
         try:
-            for job in queue:  # keep at most 2 jobs per worker in flight: results stream back early
+            for job in jobs:  # keep at most 2 jobs per worker in flight: results stream back early
+                if stop():
+                    break
                 pending.add(pool.submit(fn, job))
                 if len(pending) >= 2 * workers:
                     done, pending = wait(pending, return_when=FIRST_COMPLETED)
                     yield from (f.result() for f in done)
             while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                if stop():  # queued jobs are dropped; cancel() is False for those already running
+                    pending = {f for f in pending if not f.cancel()}
+                    if not pending:
+                        break
+                done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
                 yield from (f.result() for f in done)
         except BaseException:
             for f in pending:
@@ -74,10 +92,13 @@ def parallel_map(fn: Callable[[Any], Any], jobs: Iterable[Any], workers: int) ->
             raise
 
 
-def ray_map(fn: Callable[[Any], Any], jobs: Iterable[Any], workers: int) -> Iterator[Any]:
+def ray_map(
+    fn: Callable[[Any], Any], jobs: Iterable[Any], workers: int, stop: Callable[[], bool] = _never
+) -> Iterator[Any]:
     """Yields ``fn(job)`` as jobs finish on a Ray cluster (``RAY_ADDRESS``) or a local Ray instance.
 
-    At most ``2 * workers`` jobs are in flight; a job that raises re-raises here. Ray reuses its
+    At most ``2 * workers`` jobs are in flight; once ``stop()`` is true none is submitted and those
+    in flight are collected; a job that raises re-raises here. Ray reuses its
     worker processes, so per-process env caches (``EnvCache``) work as with the process pool.
     """
     try:
@@ -93,6 +114,8 @@ def ray_map(fn: Callable[[Any], Any], jobs: Iterable[Any], workers: int) -> Iter
     try:
         pending, queue = [], iter(list(jobs))
         for job in queue:
+            if stop():
+                break
             pending.append(remote.remote(job))
             if len(pending) >= 2 * workers:
                 done, pending = ray.wait(pending, num_returns=1)
@@ -105,10 +128,16 @@ def ray_map(fn: Callable[[Any], Any], jobs: Iterable[Any], workers: int) -> Iter
             ray.shutdown()
 
 
-def run_map(fn: Callable[[Any], Any], jobs: Iterable[Any], workers: int, backend: str = "process") -> Iterator[Any]:
+def run_map(
+    fn: Callable[[Any], Any],
+    jobs: Iterable[Any],
+    workers: int,
+    backend: str = "process",
+    stop: Callable[[], bool] = _never,
+) -> Iterator[Any]:
     """``parallel_map`` (``backend="process"``: spawned processes on this machine) or ``ray_map``."""
     if backend == "process":
-        return parallel_map(fn, jobs, workers)
+        return parallel_map(fn, jobs, workers, stop)
     if backend == "ray":
-        return ray_map(fn, jobs, workers)
+        return ray_map(fn, jobs, workers, stop)
     raise ValueError(f"backend must be 'process' or 'ray', got {backend!r}")

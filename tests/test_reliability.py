@@ -121,9 +121,10 @@ def test_killed_run_resumes_without_loss(tmp_path, module, sig) -> None:
     while time.time() < deadline and len(read_records(path)) < 2 if path.exists() else time.time() < deadline:
         time.sleep(0.2)
     os.kill(proc.pid, sig)
-    proc.wait(60)
+    rc = proc.wait(60)
     before = read_records(path)
     assert 2 <= len(before) < 20, "the run must be killed mid-way"
+    assert rc == (130 if sig == signal.SIGINT else -sig)  # Ctrl-C: in-flight episode kept, clean exit
     with open(path, "ab") as f:  # as if killed while writing a line
         f.write(b'{"policy": "expert", "suite": "robo')
     assert subprocess.run(_run_cmd(tmp_path, module), capture_output=True).returncode == 0

@@ -81,9 +81,14 @@ def test_eval_commands_collapse_resumed_extensions() -> None:
     cfgs = [base | {"episodes_per_task": n, "workers": w} for n, w in ((10, 1), (50, 2), (20, 2))]
     cfgs[1]["cost"] = False  # an extension run with --no-cost: the group measured its cost before
     student = base | {"policy": "student", "budget": 0.5, "episodes_per_task": 5, "workers": 2, "cost": False}
-    cmds = eval_commands(pd.DataFrame({"config": [*cfgs, student]}))
+    df = pd.DataFrame({"policy": ["teacher"] * 3 + ["student_b0.5"], "config": [*cfgs, student]})
+    cmds = eval_commands(df)
     assert cmds == [
         "python -m bench.run --policy teacher --suite libero_spatial --episodes-per-task 50 --workers 2",
         "python -m bench.run --policy student --budget 0.5 --suite libero_spatial --episodes-per-task 5 --workers 2"
         " --no-cost",
     ]
+    # a cost-only rerun over recorded episodes leaves a cost file, not an episode: that group is costed
+    assert not eval_commands(df, {"student_b0.5": {"suite": "libero_spatial"}})[1].endswith("--no-cost")
+    # a cost file measured on another suite does not make this group costed
+    assert eval_commands(df, {"student_b0.5": {"suite": "robosuite"}})[1].endswith("--no-cost")
