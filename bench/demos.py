@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,7 +29,7 @@ import numpy as np
 from tqdm import tqdm
 
 import envs
-from bench.interrupt import RunInterrupted, graceful_stop
+from bench.interrupt import RunInterrupted, exit_interrupted, graceful_stop
 from bench.workers import EnvCache, parallel_map
 
 _ENV = EnvCache()  # per worker process: the env of the task it is recording
@@ -266,8 +265,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         failed = run(cfg)
     except RunInterrupted as e:
-        print(f"interrupted: {e}; rerun the same command to resume", file=sys.stderr)
-        raise SystemExit(130) from None
+        exit_interrupted(e)
     print(f"done in {time.time() - t0:.0f} s; failed episodes: {failed or 'none'}")
 
 

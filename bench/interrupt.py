@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,6 +35,12 @@ class StopFlag:
             raise KeyboardInterrupt
         # os.write, not print: a handler may run while the main thread is inside a write to stderr
         os.write(2, b"\ninterrupted: finishing the work in flight, then stopping (Ctrl-C again to abort)\n")
+
+
+def exit_interrupted(e: RunInterrupted) -> None:
+    """Ends the process after a graceful Ctrl-C with the shell's SIGINT status (130)."""
+    print(f"interrupted: {e}; rerun the same command to resume", file=sys.stderr)
+    raise SystemExit(130) from None
 
 
 @contextmanager

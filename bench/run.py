@@ -25,7 +25,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from bench.cli import exit_on_setup_error
-from bench.interrupt import RunInterrupted, graceful_stop
+from bench.interrupt import RunInterrupted, exit_interrupted, graceful_stop
 
 with exit_on_setup_error():
     import envs
@@ -353,12 +353,6 @@ def format_cost(c: dict[str, Any]) -> str:
         f"episode\nlatency per call (batch 1, {c['threads']} threads, median of {c['calls']}): {c['call_ms']:.1f} ms "
         f"whole, {c['trunk_ms']:.1f} ms trunk: trunk share of time {100 * c['trunk_time_share']:.1f}%"
     ) + extra
-
-
-def exit_interrupted(e: RunInterrupted) -> None:
-    """Ends the process after a graceful Ctrl-C with the shell's SIGINT status (130)."""
-    print(f"interrupted: {e}; rerun the same command to resume", file=sys.stderr)
-    raise SystemExit(130) from None
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -20,12 +20,11 @@ from itertools import zip_longest
 
 from tqdm import tqdm
 
-from bench.interrupt import RunInterrupted, graceful_stop
+from bench.interrupt import RunInterrupted, exit_interrupted, graceful_stop
 from bench.run import (
     RunConfig,
     StaleRecordsError,
     _episode,
-    exit_interrupted,
     git_commit,
     missing_jobs,
     print_cost,
