@@ -63,6 +63,37 @@ class DemoConfig:
             raise ValueError("frame_stride must be >= 1")
 
 
+# settings that shape what a demo contains: a file's demos must all share them
+CONTENT_FIELDS = ("image_size", "frame_stride", "noise_frac", "noise_pos", "noise_rot", "max_attempts", "seed")
+
+
+class SettingsMismatch(ValueError):
+    """An existing task file was recorded with other content settings than this run's."""
+
+
+def check_settings(path: Path, recorded: dict[str, Any], cfg: DemoConfig) -> None:
+    """Refuses to add demos made with other settings to ``path``; warns when only the count changed.
+
+    The noisy episodes of a task are its last ``round(noise_frac * episodes_per_task)``, so extending
+    a file to more episodes per task gives another noisy set than one run with the larger count.
+    """
+    now = asdict(cfg)
+    diff = {k: (recorded[k], now[k]) for k in CONTENT_FIELDS if k in recorded and recorded[k] != now[k]}
+    if diff:
+        said = ", ".join(f"{k}={a} (asked {b})" for k, (a, b) in diff.items())
+        raise SettingsMismatch(
+            f"{path} was recorded with {said}; rerun with those settings to resume, or record elsewhere with --out"
+        )
+    if cfg.noise_frac > 0 and recorded.get("episodes_per_task", cfg.episodes_per_task) != cfg.episodes_per_task:
+        n_noisy = round(cfg.noise_frac * cfg.episodes_per_task)
+        tqdm.write(
+            f"note: {path} was recorded with {recorded['episodes_per_task']} episodes per task; the noisy "
+            f"ones of the {cfg.episodes_per_task} asked are the last {n_noisy} "
+            "indices, so the file's noisy set differs from a single run of this size (each demo's 'noisy' "
+            "attribute says which it is)"
+        )
+
+
 @dataclass(frozen=True)
 class Job:
     suite: str
@@ -182,6 +213,8 @@ def _init_file(cfg: DemoConfig, suite: str, task_id: int) -> bool:
     path.parent.mkdir(parents=True, exist_ok=True)
     with h5py.File(path, "a") as f:
         data = f.require_group("data")
+        if "config" in data.attrs and any(k.startswith("demo_") for k in data):
+            check_settings(path, json.loads(data.attrs["config"]), cfg)
         data.attrs.update(
             suite=suite,
             task_id=task_id,
@@ -266,6 +299,8 @@ def main(argv: list[str] | None = None) -> None:
         failed = run(cfg)
     except RunInterrupted as e:
         exit_interrupted(e)
+    except SettingsMismatch as e:
+        p.error(str(e))
     print(f"done in {time.time() - t0:.0f} s; failed episodes: {failed or 'none'}")
 
 

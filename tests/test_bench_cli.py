@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from dataclasses import replace
 
 import h5py
 import numpy as np
@@ -105,7 +106,7 @@ def test_run_without_working_gl_exits_2(tmp_path, gl):
     assert r.returncode == 2 and "MUJOCO_GL" in r.stderr and "Traceback" not in r.stderr, r.stderr
 
 
-def test_demos_hdf5_layout_and_resume(tmp_path):
+def test_demos_hdf5_layout_and_resume(tmp_path, capsys):
     cfg = demos.DemoConfig(
         suites=["robosuite"],
         tasks=[0],
@@ -134,6 +135,11 @@ def test_demos_hdf5_layout_and_resume(tmp_path):
         np.testing.assert_array_equal(d0["actions"][:], d0["executed_actions"][:])
         assert not np.array_equal(d1["actions"][:], d1["executed_actions"][:])
     assert demos.plan_jobs(cfg) == []  # resume: nothing left to record
+    with pytest.raises(demos.SettingsMismatch, match="image_size=32 \\(asked 64\\)"):
+        demos.plan_jobs(replace(cfg, image_size=64))  # 64-px demos must not join 32-px ones
+    more = replace(cfg, episodes_per_task=4)  # extending: allowed, with a note on the noisy set
+    assert [j.episode for j in demos.plan_jobs(more)] == [2, 3]
+    assert "noisy set differs" in capsys.readouterr().out
     features.main(["--demos", str(tmp_path), "--out", str(tmp_path / "feats"), "--threads", "1"])
     with h5py.File(tmp_path / "feats" / "robosuite" / "task_0.hdf5", "r") as f:
         assert f["lang"].shape == (384,) and f.attrs["instruction"] == "lift the red cube"
