@@ -64,6 +64,8 @@ def _distill_command(s: dict) -> str:
         cmd += f" --stage1-steps {s['stage1_steps']}"
     if s.get("batch_size"):
         cmd += f" --batch-size {s['batch_size']}"
+    if s.get("seed"):
+        cmd += f" --seed {s['seed']}"
     return cmd
 
 

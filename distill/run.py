@@ -6,7 +6,7 @@ Usage:
     python -m distill.run --budgets 0.5 --method nograph               # baselines: nograph truncate uniform random
 Outputs: ``checkpoints/students/<name or method>_b<budget>/`` (student.safetensors + student.json), logs and
 resumable checkpoints under ``runs/distill``; the per-layer action-change profile in
-``runs/distill/profile_<graph>.json``.
+``runs/distill/profile_<name>_<graph>.json`` and ``results/profiles/action_change_<name>_<graph>.json``.
 """
 
 from __future__ import annotations

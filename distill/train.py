@@ -4,8 +4,9 @@ Stage 1 trains the graph encapsulation and per-depth probes with the teacher fro
 per-layer action-change profile. Stage 2 derives one student per budget from the teacher and trains
 it with action loss + teacher distillation + hierarchical graph supervision + routing loss; baselines
 switch terms off or replace the router (``DistillConfig.method``). Checkpoints every ``ckpt_every``
-steps; a rerun resumes. After training, the gate threshold is calibrated on validation frames so the
-realised fraction of layers does not exceed the budget.
+steps, one per run name; a rerun resumes, refusing a checkpoint written under other settings. After
+training, the gate threshold is calibrated on validation frames so the realised fraction of layers
+does not exceed the budget.
 """
 
 from __future__ import annotations
@@ -87,6 +88,46 @@ class DistillConfig:
                 raise ValueError(f"budgets must be in (0, 1], got {b}")
 
 
+# Fields a checkpoint may resume under other values of (where outputs go, threads; more steps extend a
+# run); every other field must match.
+_RUN_ONLY = ("out", "export", "results", "budgets", "ckpt_every", "threads", "device", "steps")
+_STAGE2_ONLY = (
+    "method",
+    "router",
+    "lr",
+    "router_lr",
+    "w_distill",
+    "w_node",
+    "w_rel",
+    "w_budget",
+    "w_prior",
+    "gamma",
+    "tau_end",
+    "val_every",
+)
+
+
+def resume_key(cfg: DistillConfig, stage: int) -> dict:
+    """The settings a resumable checkpoint of ``stage`` (1: graph + probes, 2: a student) depends on."""
+    skip = _RUN_ONLY + (_STAGE2_ONLY + ("stage1_steps",) if stage == 1 else ())
+    return {k: v for k, v in asdict(cfg).items() if k not in skip}
+
+
+def load_resume(path: Path, key: dict, device: torch.device) -> dict | None:
+    """The checkpoint at ``path`` if there is one; refuses one written under other settings."""
+    if not path.exists():
+        return None
+    st = torch.load(path, map_location=device, weights_only=False)
+    if st.get("key") != key:
+        old = st.get("key") or {}
+        diff = sorted(k for k in set(key) | set(old) if key.get(k) != old.get(k)) or ["(unrecorded)"]
+        raise ValueError(
+            f"{path} was written with other settings ({', '.join(diff)}): delete it to start over, "
+            "or give this run its own --name"
+        )
+    return st
+
+
 def teacher_states(teacher: VLA, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Hidden states at every depth (B, layers + 1, T, d) and the teacher's normalised chunk."""
     states = [x]
@@ -103,15 +144,15 @@ def stage1(cfg: DistillConfig, teacher: VLA, train: FrameSet, val: FrameSet, dev
     """Trains graph + probes on the frozen teacher; returns them and the action-change profile."""
     c = teacher.cfg
     enc = Encapsulation(c.hidden_size, c.num_layers, c.chunk, c.action_dim, cfg.graph).to(device)
-    path = Path(cfg.out) / f"stage1_{cfg.graph.kind}.pt"
+    path = Path(cfg.out) / f"stage1_{cfg.name}_{cfg.graph.kind}.pt"
+    key = resume_key(cfg, 1)
     opt = torch.optim.AdamW(enc.parameters(), lr=cfg.graph_lr)
     step = 0
-    if path.exists():
-        st = torch.load(path, map_location=device, weights_only=False)
+    if (st := load_resume(path, key, device)) is not None:
         enc.load_state_dict(st["enc"])
         opt.load_state_dict(st["opt"])
         step = st["step"]
-    g = torch.Generator().manual_seed(cfg.seed)
+    g = torch.Generator().manual_seed(cfg.seed + step)
     bar = tqdm(total=cfg.stage1_steps, initial=step, desc=f"stage 1 ({cfg.graph.kind})", unit="step")
     while step < cfg.stage1_steps:
         idx = torch.randint(len(train), (cfg.batch_size,), generator=g)
@@ -127,13 +168,20 @@ def stage1(cfg: DistillConfig, teacher: VLA, train: FrameSet, val: FrameSet, dev
         bar.update()
         bar.set_postfix(loss=f"{loss.item():.4f}")
         if step % cfg.ckpt_every == 0 or step == cfg.stage1_steps:
-            atomic_save(path, enc=enc.state_dict(), opt=opt.state_dict(), step=step)
+            atomic_save(path, enc=enc.state_dict(), opt=opt.state_dict(), step=step, key=key)
     bar.close()
     enc.eval().requires_grad_(False)
     profile, probe_err = _profile(cfg, teacher, enc, val, device)
-    out = {"graph": cfg.graph.kind, "action_change": profile.tolist(), "probe_l1_per_depth": probe_err.tolist()}
-    (Path(cfg.out) / f"profile_{cfg.graph.kind}.json").write_text(json.dumps(out, indent=2) + "\n")
-    report = Path(cfg.results) / "profiles" / f"action_change_{cfg.graph.kind}.json"
+    out = {
+        "name": cfg.name,
+        "graph": cfg.graph.kind,
+        "seed": cfg.seed,
+        "action_change": profile.tolist(),
+        "probe_l1_per_depth": probe_err.tolist(),
+    }
+    tag = f"{cfg.name}_{cfg.graph.kind}"
+    (Path(cfg.out) / f"profile_{tag}.json").write_text(json.dumps(out, indent=2) + "\n")
+    report = Path(cfg.results) / "profiles" / f"action_change_{tag}.json"
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(json.dumps(out, indent=2) + "\n")
     return enc, profile
@@ -175,8 +223,8 @@ def train_student(
     tag = f"{cfg.name}_b{budget:g}"
     path = Path(cfg.out) / f"{tag}.pt"
     step, wall = 0, 0.0
-    if path.exists():
-        st = torch.load(path, map_location=device, weights_only=False)
+    key = resume_key(cfg, 2)
+    if (st := load_resume(path, key, device)) is not None:
         student.load_state_dict(st["student"])
         opt.load_state_dict(st["opt"])
         step, wall = st["step"], st["wall"]
@@ -230,7 +278,9 @@ def train_student(
             log.write(json.dumps(row) + "\n")
             log.flush()
         if step % cfg.ckpt_every == 0 or step == cfg.steps:
-            atomic_save(path, student=student.state_dict(), opt=opt.state_dict(), step=step, wall=time.time() - t0)
+            atomic_save(
+                path, student=student.state_dict(), opt=opt.state_dict(), step=step, wall=time.time() - t0, key=key
+            )
     bar.close()
     student.eval()
     return student
@@ -291,6 +341,7 @@ def run(cfg: DistillConfig) -> dict[float, dict[str, float]]:
             "steps": cfg.steps,
             "stage1_steps": cfg.stage1_steps if enc is not None else None,
             "batch_size": cfg.batch_size,
+            "seed": cfg.seed,
             "calibration": cal,
             "train_wall_s": round(time.time() - t0, 1),
         }

@@ -136,7 +136,8 @@ def test_distill_end_to_end(tmp_path, method, graph, router, relation) -> None:
     )
     results = run(cfg)
     if method == "actdistill":
-        profile = json.loads((tmp_path / "results" / "profiles" / f"action_change_{graph}.json").read_text())
+        report = tmp_path / "results" / "profiles" / f"action_change_{name or method}_{graph}.json"
+        profile = json.loads(report.read_text())
         assert len(profile["action_change"]) == 4 and len(profile["probe_l1_per_depth"]) == 5
     folder = tmp_path / "students" / f"{name or method}_b0.5"
     meta = json.loads((folder / "student.json").read_text())
@@ -158,8 +159,19 @@ def test_distill_end_to_end(tmp_path, method, graph, router, relation) -> None:
     a = policy.select_action(obs())
     assert a.shape == (7,) and len(policy.keeps) == 1 and len(policy.keeps[0]) == 4
     if graph == "dag" and method == "actdistill":
-        profile = json.loads((tmp_path / "run" / "profile_dag.json").read_text())
+        profile = json.loads((tmp_path / "run" / "profile_actdistill_dag.json").read_text())
         assert len(profile["action_change"]) == 4
         cfg.steps = 5
         run(cfg)  # resumes from step 3 and re-exports
         assert json.loads((folder / "student.json").read_text())["steps"] == 5
+        cfg.seed = 1  # another seed under the same name must not resume the seed-0 checkpoints
+        with pytest.raises(ValueError, match="other settings \\(seed\\)"):
+            run(cfg)
+        cfg.name = "actdistill_s1"  # under its own name it trains from scratch, stage 1 included
+        run(cfg)
+        assert (tmp_path / "results" / "profiles" / "action_change_actdistill_s1_dag.json").exists()
+        assert (
+            json.loads((tmp_path / "results" / "profiles" / "action_change_actdistill_dag.json").read_text())["seed"]
+            == 0
+        )
+        assert "--batch-size 8 --seed 1   #" in training_commands(tmp_path / "results")[1]

@@ -47,7 +47,9 @@ def test_report_tables_plots_and_readme(tmp_path) -> None:
     _cost(root, "nograph_b0.5", speedup_call=1.3, amdahl_bound=1.5, **routed)
     (root / "profiles").mkdir()
     profile = {"graph": "dag", "action_change": [0.4, 0.1, 0.05], "probe_l1_per_depth": [0.6, 0.3, 0.27, 0.26]}
-    (root / "profiles" / "action_change_dag.json").write_text(json.dumps(profile))
+    (root / "profiles" / "action_change_actdistill_dag.json").write_text(json.dumps(profile))
+    profile["name"] = "actdistill_s1"  # a second run's profile gets its own plot
+    (root / "profiles" / "action_change_actdistill_s1_dag.json").write_text(json.dumps(profile))
 
     tables = report.write(root, checkpoints=tmp_path / "no_checkpoints")
 
@@ -67,7 +69,9 @@ def test_report_tables_plots_and_readme(tmp_path) -> None:
     low = tables["ablation_b0.25"].set_index("method")
     assert list(low.index) == ["ActDistill", "Static truncation"]
     assert low.loc["Static truncation", "vs ActDistill, same episodes (points)"].endswith("(n=20)")
-    for name in ("success_vs_flops", "success_vs_speedup", "routing_tasks_student_b0.5", "action_change_profile"):
+    plots = ("success_vs_flops", "success_vs_speedup", "routing_tasks_student_b0.5")
+    profiles = ("action_change_profile_actdistill_dag", "action_change_profile_actdistill_s1_dag")
+    for name in plots + profiles:
         assert (root / "plots" / f"{name}.png").stat().st_size > 5000
     assert (root / "tables" / "main.tex").read_text().startswith("\\begin{tabular}")
     readme = (root / "README.md").read_text()
