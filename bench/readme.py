@@ -23,7 +23,8 @@ def eval_commands(df: pd.DataFrame, costs: dict[str, dict] | None = None) -> lis
     largest: dict[tuple, dict] = {}
     costed: dict[tuple, bool] = {}  # --no-cost only where no run of the group measured the cost
     for label, cfg in zip(df["policy"], df["config"], strict=True):
-        key = (cfg["policy"], cfg.get("budget"), tuple(cfg["suites"]), tuple(cfg.get("tasks") or ()))
+        where = (cfg.get("checkpoint"), cfg.get("out", "results"))  # a replicate: other weights, other folder
+        key = (cfg["policy"], cfg.get("budget"), tuple(cfg["suites"]), tuple(cfg.get("tasks") or ()), where)
         measured = costs.get(label, {}).get("suite") == cfg["suites"][0]  # cost runs probe the first suite
         costed[key] = costed.get(key, False) or cfg.get("cost", True) or measured
         if key not in largest or cfg["episodes_per_task"] > largest[key]["episodes_per_task"]:
@@ -37,6 +38,10 @@ def eval_commands(df: pd.DataFrame, costs: dict[str, dict] | None = None) -> lis
         if cfg.get("tasks") is not None:
             parts.append("--tasks " + " ".join(map(str, cfg["tasks"])))
         parts.append(f"--episodes-per-task {cfg['episodes_per_task']} --workers {cfg['workers']}")
+        if cfg.get("checkpoint"):
+            parts.append(f"--checkpoint {cfg['checkpoint']}")
+        if cfg.get("out", "results") != "results":
+            parts.append(f"--out {cfg['out']}")
         if not costed[key]:
             parts.append("--no-cost")
         out.append(" ".join(parts))
@@ -106,7 +111,13 @@ def write_readme(
         "",
     ]
     for name, table in tables.items():
-        title = "Main table" if name == "main" else f"Ablation at budget {name.removeprefix('ablation_b')}"
+        title = (
+            "Main table"
+            if name == "main"
+            else f"Ablation at budget {name.removeprefix('ablation_b')}"
+            if name.startswith("ablation_b")
+            else f"Training-seed replicates at budget {name.removeprefix('seeds_b')} (episodes every row ran)"
+        )
         lines += [f"## {title}", "", to_markdown(table), f"Files: `tables/{name}.md|tex|csv`.", ""]
     lines += [
         "## Commands",

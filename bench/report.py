@@ -6,7 +6,8 @@ Usage:
 Writes ``results/tables/main.{md,tex,csv}`` (method x suite success with 95% Wilson intervals and
 episode counts, LIBERO average, layers run, FLOPs per call, latency, speedup vs teacher),
 ``results/tables/ablation_b<B>.{md,tex,csv}`` (every routed policy at budget B, for each budget where a
-baseline was evaluated beside ActDistill),
+baseline was evaluated beside ActDistill), ``results/tables/seeds_b<B>.{md,tex,csv}`` (training-seed
+replicates under ``results/seeds/``, see ``bench.seeds``),
 ``results/tables/rates.csv``, ``results/README.md`` and ``results/plots/*.png|pdf`` (success vs
 trunk FLOPs and vs speedup, routing heat maps, the teacher's per-layer action-change profile).
 """
@@ -22,6 +23,7 @@ import pandas as pd
 from bench import plots
 from bench.readme import write_readme
 from bench.records import read_records
+from bench.seeds import load_replicates, seed_tables
 from bench.tables import ablation_table, main_table, split_label, suite_rates, to_latex, to_markdown
 
 
@@ -59,6 +61,8 @@ def write(
     tables = {"main": main_table(df, costs)}
     for b in ablation_budgets(df):
         tables[f"ablation_b{b:g}"] = ablation_table(df, costs, b)
+    reps = load_replicates(root)
+    tables |= seed_tables(df, reps)
     for name, t in tables.items():
         _write_table(t, folder, name)
     suite_rates(df).to_csv(folder / "rates.csv", index=False, float_format="%.4f")
@@ -72,7 +76,8 @@ def write(
         plots.routing_heatmaps(df, policy, figs)
     for profile in sorted((root / "profiles").glob("action_change_*.json")):
         plots.action_change_profile(profile, figs)
-    write_readme(root, df, tables, checkpoints, costs)
+    runs = pd.concat([df, reps], ignore_index=True) if len(reps) else df
+    write_readme(root, runs, tables, checkpoints, costs)
     return tables
 
 

@@ -13,10 +13,12 @@ from bench.records import append_record
 from bench.tables import split_label
 
 
-def _records(root: Path, label: str, suite: str, successes: list[bool], keeps: list[str] | None = None) -> None:
+def _records(
+    root: Path, label: str, suite: str, successes: list[bool], keeps: list[str] | None = None, **where
+) -> None:
     policy, budget = split_label(label)
     cfg = {"policy": policy, "budget": budget, "suites": [suite], "tasks": None, "episodes_per_task": len(successes)}
-    cfg |= {"workers": 2, "cost": True}
+    cfg |= {"workers": 2, "cost": True, **where}
     for k, s in enumerate(successes):
         rec = {"policy": label, "suite": suite, "task_id": k % 2, "init_state": k, "seed": k, "success": s}
         rec["steps"] = 100
@@ -41,6 +43,9 @@ def test_report_tables_plots_and_readme(tmp_path) -> None:
         _records(root, "student_b0.25", suite, [True] * 6 + [False] * 4, keeps=["100010"])
         _records(root, "truncate_b0.25", suite, [True] * 5 + [False] * 5, keeps=["110000"])
         _records(root, "student_b0.75", suite, [True] * 8 + [False] * 2, keeps=["111011"])
+        for run, label, hits in (("actdistill_s1", "student_b0.5", 6), ("nograph_s1", "nograph_b0.5", 5)):
+            where = {"checkpoint": f"ck/{run}_b0.5", "out": f"results/seeds/{run}"}
+            _records(root / "seeds" / run, label, suite, [True] * hits + [False] * (10 - hits), ["110000"], **where)
     _cost(root, "teacher")
     routed = {"layer_fraction": 0.5, "trunk_flops_ratio": 0.5, "speedup_trunk": 1.9, "teacher_call_ms": 20.0}
     _cost(root, "student_b0.5", speedup_call=1.4, amdahl_bound=1.5, code="abc1234", **routed)
@@ -65,7 +70,7 @@ def test_report_tables_plots_and_readme(tmp_path) -> None:
     assert ablation.loc["ActDistill", "cost code"] == "abc1234"
     assert ablation.loc["Router, no graph (MoLe-VLA-like)", "cost code"] == "unrecorded"
     # one ablation table per budget with a baseline beside ActDistill; none at 0.75 (ActDistill alone)
-    assert set(tables) == {"main", "ablation_b0.25", "ablation_b0.5"}
+    assert set(tables) == {"main", "ablation_b0.25", "ablation_b0.5", "seeds_b0.5"}
     low = tables["ablation_b0.25"].set_index("method")
     assert list(low.index) == ["ActDistill", "Static truncation"]
     assert low.loc["Static truncation", "vs ActDistill, same episodes (points)"].endswith("(n=20)")
@@ -73,10 +78,19 @@ def test_report_tables_plots_and_readme(tmp_path) -> None:
     profiles = ("action_change_profile_actdistill_dag", "action_change_profile_actdistill_s1_dag")
     for name in plots + profiles:
         assert (root / "plots" / f"{name}.png").stat().st_size > 5000
+    seeds = tables["seeds_b0.5"].set_index(["method", "training seed"])
+    assert list(seeds.index.get_level_values(1)) == [0, 1, 0, 1]
+    assert seeds.loc[("ActDistill", 1), "LIBERO pooled"].startswith("60.0 [39, 78] (n=20)")
+    assert seeds.loc[("ActDistill", 1), "vs its seed 0"] == "-10.0 [-22.9, +3.1] (n=20)"
+    assert seeds.loc[("Router, no graph (MoLe-VLA-like)", 1), "vs ActDistill, same seed"].startswith("-10.0")
+    assert seeds.loc[("Router, no graph (MoLe-VLA-like)", 0), "vs its seed 0"] == ""
     assert (root / "tables" / "main.tex").read_text().startswith("\\begin{tabular}")
     readme = (root / "README.md").read_text()
     assert "python -m bench.run --policy student --budget 0.5 --suite libero_spatial --episodes-per-task 10" in readme
     assert "![success_vs_flops](plots/success_vs_flops.png)" in readme
+    assert "## Training-seed replicates at budget 0.5" in readme
+    seed_cmd = "--episodes-per-task 10 --workers 2 --checkpoint ck/nograph_s1_b0.5 --out results/seeds/nograph_s1"
+    assert seed_cmd in readme
     assert "## Ablation at budget 0.25" in readme and (root / "tables" / "ablation_b0.25.tex").exists()
 
 
