@@ -15,7 +15,7 @@ import argparse
 
 from distill.graph import GraphConfig
 from distill.router import RouterConfig
-from distill.train import METHODS, DistillConfig, run
+from distill.train import METHODS, DistillConfig, ResumeMismatch, run
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -61,7 +61,10 @@ def main(argv: list[str] | None = None) -> None:
         )
     except ValueError as e:
         p.error(str(e))
-    run(cfg)
+    try:
+        run(cfg)
+    except ResumeMismatch as e:
+        p.error(str(e))
 
 
 if __name__ == "__main__":

@@ -103,7 +103,6 @@ _STAGE2_ONLY = (
     "w_prior",
     "gamma",
     "tau_end",
-    "val_every",
 )
 
 
@@ -111,6 +110,18 @@ def resume_key(cfg: DistillConfig, stage: int) -> dict:
     """The settings a resumable checkpoint of ``stage`` (1: graph + probes, 2: a student) depends on."""
     skip = _RUN_ONLY + (_STAGE2_ONLY + ("stage1_steps",) if stage == 1 else ())
     return {k: v for k, v in asdict(cfg).items() if k not in skip}
+
+
+def stage1_path(cfg: DistillConfig) -> Path:
+    return Path(cfg.out) / f"stage1_{cfg.name}_{cfg.graph.kind}.pt"
+
+
+def student_path(cfg: DistillConfig, budget: float) -> Path:
+    return Path(cfg.out) / f"{cfg.name}_b{budget:g}.pt"
+
+
+class ResumeMismatch(ValueError):
+    """A resumable checkpoint exists for this run name but was written under other settings."""
 
 
 def load_resume(path: Path, key: dict, device: torch.device) -> dict | None:
@@ -121,7 +132,7 @@ def load_resume(path: Path, key: dict, device: torch.device) -> dict | None:
     if st.get("key") != key:
         old = st.get("key") or {}
         diff = sorted(k for k in set(key) | set(old) if key.get(k) != old.get(k)) or ["(unrecorded)"]
-        raise ValueError(
+        raise ResumeMismatch(
             f"{path} was written with other settings ({', '.join(diff)}): delete it to start over, "
             "or give this run its own --name"
         )
@@ -144,7 +155,7 @@ def stage1(cfg: DistillConfig, teacher: VLA, train: FrameSet, val: FrameSet, dev
     """Trains graph + probes on the frozen teacher; returns them and the action-change profile."""
     c = teacher.cfg
     enc = Encapsulation(c.hidden_size, c.num_layers, c.chunk, c.action_dim, cfg.graph).to(device)
-    path = Path(cfg.out) / f"stage1_{cfg.name}_{cfg.graph.kind}.pt"
+    path = stage1_path(cfg)
     key = resume_key(cfg, 1)
     opt = torch.optim.AdamW(enc.parameters(), lr=cfg.graph_lr)
     step = 0
@@ -221,7 +232,7 @@ def train_student(
         groups.append({"params": router_params, "lr": cfg.router_lr})
     opt = torch.optim.AdamW(groups, weight_decay=0.0)
     tag = f"{cfg.name}_b{budget:g}"
-    path = Path(cfg.out) / f"{tag}.pt"
+    path = student_path(cfg, budget)
     step, wall = 0, 0.0
     key = resume_key(cfg, 2)
     if (st := load_resume(path, key, device)) is not None:
@@ -320,6 +331,9 @@ def run(cfg: DistillConfig) -> dict[float, dict[str, float]]:
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     device = pick_device(cfg.device)
+    checks = [(stage1_path(cfg), 1)] if METHODS[cfg.method][2] else []
+    for path, stage in checks + [(student_path(cfg, b), 2) for b in cfg.budgets]:
+        load_resume(path, resume_key(cfg, stage), torch.device("cpu"))  # refuse before loading anything
     Path(cfg.out).mkdir(parents=True, exist_ok=True)
     (Path(cfg.out) / f"config_{cfg.name}.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
     teacher = load_vla(cfg.teacher).to(device).requires_grad_(False)

@@ -15,6 +15,7 @@ from distill.graph import Encapsulation, GraphConfig, action_change_profile, dep
 from distill.losses import prior_targets, relation_loss
 from distill.policy import StudentPolicy
 from distill.router import RouterConfig
+from distill.run import main as distill_main
 from distill.student import RoutedVLA, StudentConfig, static_mask
 from distill.train import DistillConfig, run
 from policies.vla.checkpoint import save_vla
@@ -109,7 +110,7 @@ def test_dag_graph_respects_edges() -> None:
         ("truncate", "dag", "hidden", "depth"),
     ],
 )
-def test_distill_end_to_end(tmp_path, method, graph, router, relation) -> None:
+def test_distill_end_to_end(tmp_path, capsys, method, graph, router, relation) -> None:
     name = "actdistill_authors" if graph == "token" else ""  # a variant exports under its own name
     write_features(tmp_path / "feats")
     save_vla(tiny_teacher(), tmp_path / "teacher")
@@ -167,6 +168,10 @@ def test_distill_end_to_end(tmp_path, method, graph, router, relation) -> None:
         cfg.seed = 1  # another seed under the same name must not resume the seed-0 checkpoints
         with pytest.raises(ValueError, match="other settings \\(seed\\)"):
             run(cfg)
+        argv = ["--teacher", cfg.teacher, "--features", cfg.features, "--suite", "libero_spatial", "--out", cfg.out]
+        with pytest.raises(SystemExit) as stop:  # the CLI says so in one line, exit status 2
+            distill_main(argv + ["--export", cfg.export, "--budgets", "0.5", "--seed", "1", "--threads", "1"])
+        assert stop.value.code == 2 and "was written with other settings" in capsys.readouterr().err
         cfg.name = "actdistill_s1"  # under its own name it trains from scratch, stage 1 included
         run(cfg)
         assert (tmp_path / "results" / "profiles" / "action_change_actdistill_s1_dag.json").exists()
