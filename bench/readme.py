@@ -25,7 +25,8 @@ def eval_commands(df: pd.DataFrame, costs: dict[str, dict] | None = None) -> lis
     for label, cfg in zip(df["policy"], df["config"], strict=True):
         where = (cfg.get("checkpoint"), cfg.get("out", "results"))  # a replicate: other weights, other folder
         key = (cfg["policy"], cfg.get("budget"), tuple(cfg["suites"]), tuple(cfg.get("tasks") or ()), where)
-        measured = costs.get(label, {}).get("suite") == cfg["suites"][0]  # cost runs probe the first suite
+        # cost runs probe the first suite; cost/<label>.json is the main run's, not a replicate's (other --out)
+        measured = where[1] == "results" and costs.get(label, {}).get("suite") == cfg["suites"][0]
         costed[key] = costed.get(key, False) or cfg.get("cost", True) or measured
         if key not in largest or cfg["episodes_per_task"] > largest[key]["episodes_per_task"]:
             largest[key] = cfg

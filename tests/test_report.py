@@ -44,12 +44,12 @@ def test_report_tables_plots_and_readme(tmp_path) -> None:
         _records(root, "truncate_b0.25", suite, [True] * 5 + [False] * 5, keeps=["110000"])
         _records(root, "student_b0.75", suite, [True] * 8 + [False] * 2, keeps=["111011"])
         for run, label, hits in (("actdistill_s1", "student_b0.5", 6), ("nograph_s1", "nograph_b0.5", 5)):
-            where = {"checkpoint": f"ck/{run}_b0.5", "out": f"results/seeds/{run}"}
+            where = {"checkpoint": f"ck/{run}_b0.5", "out": f"results/seeds/{run}", "cost": False}
             _records(root / "seeds" / run, label, suite, [True] * hits + [False] * (10 - hits), ["110000"], **where)
     _cost(root, "teacher")
     routed = {"layer_fraction": 0.5, "trunk_flops_ratio": 0.5, "speedup_trunk": 1.9, "teacher_call_ms": 20.0}
     _cost(root, "student_b0.5", speedup_call=1.4, amdahl_bound=1.5, code="abc1234", **routed)
-    _cost(root, "nograph_b0.5", speedup_call=1.3, amdahl_bound=1.5, **routed)
+    _cost(root, "nograph_b0.5", speedup_call=1.3, amdahl_bound=1.5, suite="libero_spatial", **routed)
     (root / "profiles").mkdir()
     profile = {"graph": "dag", "action_change": [0.4, 0.1, 0.05], "probe_l1_per_depth": [0.6, 0.3, 0.27, 0.26]}
     (root / "profiles" / "action_change_actdistill_dag.json").write_text(json.dumps(profile))
@@ -89,8 +89,8 @@ def test_report_tables_plots_and_readme(tmp_path) -> None:
     assert "python -m bench.run --policy student --budget 0.5 --suite libero_spatial --episodes-per-task 10" in readme
     assert "![success_vs_flops](plots/success_vs_flops.png)" in readme
     assert "## Training-seed replicates at budget 0.5" in readme
-    seed_cmd = "--episodes-per-task 10 --workers 2 --checkpoint ck/nograph_s1_b0.5 --out results/seeds/nograph_s1"
-    assert seed_cmd in readme
+    seed_cmd = "--suite libero_spatial --episodes-per-task 10 --workers 2 --checkpoint ck/nograph_s1_b0.5"
+    assert f"{seed_cmd} --out results/seeds/nograph_s1 --no-cost" in readme  # the cost file is seed 0's
     assert "## Ablation at budget 0.25" in readme and (root / "tables" / "ablation_b0.25.tex").exists()
 
 
