@@ -141,5 +141,6 @@ def action_change_profile(path: Path, folder: Path) -> list[Path]:
     h2, l2 = ax2.get_legend_handles_labels()
     ax.legend(h1 + h2, l1 + l2, fontsize=8, loc="upper right")
     run = ", ".join(str(x) for x in (p.get("name"), p.get("seed") is not None and f"seed {p['seed']}") if x)
-    ax.set_title(f"teacher: per-layer action-change profile ({p['graph']} graph probes, {run})", fontsize=9)
+    probes = f"{p['graph']} graph probes" + (f", {run}" if run else "")
+    ax.set_title(f"teacher: per-layer action-change profile ({probes})", fontsize=9)
     return _save(fig, folder, f"action_change_profile_{path.stem.removeprefix('action_change_')}")

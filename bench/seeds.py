@@ -60,7 +60,7 @@ def seed_tables(main: pd.DataFrame, reps: pd.DataFrame) -> dict[str, pd.DataFram
         df = pd.concat([main[main.policy.isin(labels)].assign(train_seed=0), reps[reps.policy.isin(labels)]])
         df = df[df.suite.str.startswith("libero")]
         df = _common(df.assign(tag=df.policy + "#s" + df.train_seed.astype(str)))
-        by_tag = df.assign(label=df.policy, policy=df.tag)  # the tables' helpers group by ``policy``
+        by_tag = df.assign(policy=df.tag)  # the tables' helpers group by ``policy``
         rates = suite_rates(by_tag)
         cols = [c for c in LIBERO if c in set(rates.column)]
         pooled = pooled_libero(by_tag, cols).set_index("policy")

@@ -231,8 +231,8 @@ def train_student(
     if router_params:
         groups.append({"params": router_params, "lr": cfg.router_lr})
     opt = torch.optim.AdamW(groups, weight_decay=0.0)
-    tag = f"{cfg.name}_b{budget:g}"
     path = student_path(cfg, budget)
+    tag = path.stem
     step, wall = 0, 0.0
     key = resume_key(cfg, 2)
     if (st := load_resume(path, key, device)) is not None:
