@@ -17,6 +17,8 @@ from bench.tables import LIBERO, METHOD_NAMES, SUITE_NAMES, pooled_libero, split
 MARKERS = {
     "student": "o",
     "student_authors": "*",
+    "student_nodistill": "h",
+    "student_graphoff": "p",
     "nograph": "s",
     "truncate": "v",
     "uniform": "^",

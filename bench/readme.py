@@ -72,6 +72,8 @@ def _distill_command(s: dict) -> str:
         cmd += f" --batch-size {s['batch_size']}"
     if s.get("seed"):
         cmd += f" --seed {s['seed']}"
+    for k, v in s.get("weights", {}).items():  # the loss weights an ablation changed
+        cmd += f" --{k.replace('_', '-')} {v:g}"
     return cmd
 
 

@@ -20,6 +20,8 @@ METHOD_NAMES = {
     "teacher": "Teacher VLA",
     "student": "ActDistill",
     "student_authors": "ActDistill, authors' variant (token graph, input router)",
+    "student_nodistill": "ActDistill, teacher distillation off (graph terms kept)",
+    "student_graphoff": "ActDistill, graph terms off (teacher distillation kept)",
     "nograph": "Router, no graph (MoLe-VLA-like)",
     "truncate": "Static truncation",
     "uniform": "Static uniform skip",

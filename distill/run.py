@@ -4,6 +4,7 @@ Usage:
     python -m distill.run --budgets 0.25 0.5 0.75                      # ActDistill (DAG graph, hidden-state router)
     python -m distill.run --budgets 0.5 --graph token --router input --relation batch --name actdistill_authors
     python -m distill.run --budgets 0.5 --method nograph               # baselines: nograph truncate uniform random
+    python -m distill.run --budgets 0.25 --name actdistill_nodistill --w-distill 0   # ablation: a term off
 Outputs: ``checkpoints/students/<name or method>_b<budget>/`` (student.safetensors + student.json), logs and
 resumable checkpoints under ``runs/distill``; the per-layer action-change profile in
 ``runs/distill/profile_<name>_<graph>.json`` and ``results/profiles/action_change_<name>_<graph>.json``.
@@ -32,12 +33,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--suite", dest="suites", nargs="+", default=d.suites)
     p.add_argument("--out", default=d.out)
     p.add_argument("--export", default=d.export)
+    p.add_argument("--results", default=d.results, help="training records and action-change profiles go here")
     p.add_argument("--stage1-steps", type=int, default=d.stage1_steps)
     p.add_argument("--steps", type=int, default=d.steps)
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--threads", type=int, default=d.threads)
     p.add_argument("--device", default=d.device)
     p.add_argument("--seed", type=int, default=d.seed)
+    for k in ("w_distill", "w_node", "w_rel", "w_prior"):  # loss weights; 0 switches a term off (ablations)
+        p.add_argument("--" + k.replace("_", "-"), type=float, default=getattr(d, k), help=f"default {getattr(d, k)}")
     a = p.parse_args(argv)
     try:
         cfg = DistillConfig(
@@ -46,6 +50,7 @@ def main(argv: list[str] | None = None) -> None:
             suites=a.suites,
             out=a.out,
             export=a.export,
+            results=a.results,
             method=a.method,
             name=a.name,
             budgets=a.budgets,
@@ -58,6 +63,10 @@ def main(argv: list[str] | None = None) -> None:
             threads=a.threads,
             device=a.device,
             seed=a.seed,
+            w_distill=a.w_distill,
+            w_node=a.w_node,
+            w_rel=a.w_rel,
+            w_prior=a.w_prior,
         )
     except ValueError as e:
         p.error(str(e))

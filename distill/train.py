@@ -86,6 +86,9 @@ class DistillConfig:
         for b in self.budgets:
             if not 0.0 < b <= 1.0:
                 raise ValueError(f"budgets must be in (0, 1], got {b}")
+        for k in ("w_distill", "w_node", "w_rel", "w_prior"):
+            if getattr(self, k) < 0:
+                raise ValueError(f"{k} must be >= 0, got {getattr(self, k)}")
 
 
 # Fields a checkpoint may resume under other values of (where outputs go, threads; more steps extend a
@@ -110,6 +113,21 @@ def resume_key(cfg: DistillConfig, stage: int) -> dict:
     """The settings a resumable checkpoint of ``stage`` (1: graph + probes, 2: a student) depends on."""
     skip = _RUN_ONLY + (_STAGE2_ONLY + ("stage1_steps",) if stage == 1 else ())
     return {k: v for k, v in asdict(cfg).items() if k not in skip}
+
+
+def uses_graph(cfg: DistillConfig) -> bool:
+    """Whether the run needs stage 1: its method has graph terms and one of their weights is non-zero."""
+    return METHODS[cfg.method][2] and max(cfg.w_node, cfg.w_rel, cfg.w_prior) > 0
+
+
+def uses_distill(cfg: DistillConfig) -> bool:
+    return METHODS[cfg.method][3] and cfg.w_distill > 0
+
+
+def changed_weights(cfg: DistillConfig) -> dict[str, float]:
+    """The loss weights this run changed from the defaults, among those its method uses (an ablation)."""
+    used = {"w_distill": METHODS[cfg.method][3]} | dict.fromkeys(("w_node", "w_rel", "w_prior"), METHODS[cfg.method][2])
+    return {k: getattr(cfg, k) for k, on in used.items() if on and getattr(cfg, k) != getattr(DistillConfig, k)}
 
 
 def stage1_path(cfg: DistillConfig) -> Path:
@@ -221,7 +239,8 @@ def train_student(
     val,
     device: torch.device,
 ) -> RoutedVLA:
-    routing, static, graph_on, distill_on = METHODS[cfg.method]
+    routing, static = METHODS[cfg.method][:2]
+    graph_on, distill_on = uses_graph(cfg), uses_distill(cfg)
     scfg = StudentConfig(budget=budget, routing=routing, static=static, router=cfg.router)
     student = RoutedVLA(copy.deepcopy(teacher), scfg).to(device).train()
     student.vla.requires_grad_(True)
@@ -331,7 +350,7 @@ def run(cfg: DistillConfig) -> dict[float, dict[str, float]]:
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     device = pick_device(cfg.device)
-    checks = [(stage1_path(cfg), 1)] if METHODS[cfg.method][2] else []
+    checks = [(stage1_path(cfg), 1)] if uses_graph(cfg) else []
     for path, stage in checks + [(student_path(cfg, b), 2) for b in cfg.budgets]:
         load_resume(path, resume_key(cfg, stage), torch.device("cpu"))  # refuse before loading anything
     Path(cfg.out).mkdir(parents=True, exist_ok=True)
@@ -340,7 +359,7 @@ def run(cfg: DistillConfig) -> dict[float, dict[str, float]]:
     train = load_frames(cfg.features, cfg.suites, teacher.cfg.chunk, "train", cfg.val_every)
     val = load_frames(cfg.features, cfg.suites, teacher.cfg.chunk, "val", cfg.val_every)
     enc, profile = (None, None)
-    if METHODS[cfg.method][2]:
+    if uses_graph(cfg):
         enc, profile = stage1(cfg, teacher, train, val, device)
     results = {}
     for budget in cfg.budgets:
@@ -356,6 +375,7 @@ def run(cfg: DistillConfig) -> dict[float, dict[str, float]]:
             "stage1_steps": cfg.stage1_steps if enc is not None else None,
             "batch_size": cfg.batch_size,
             "seed": cfg.seed,
+            "weights": changed_weights(cfg),
             "calibration": cal,
             "train_wall_s": round(time.time() - t0, 1),
         }

@@ -107,6 +107,8 @@ def _routed(method: str) -> PolicyFactory:
 for _method, _name in [
     ("actdistill", "student"),
     ("actdistill_authors", "student_authors"),  # token graph + input-embedding router + batch relation
+    ("actdistill_nodistill", "student_nodistill"),  # ablation: --w-distill 0 (graph terms kept)
+    ("actdistill_graphoff", "student_graphoff"),  # ablation: --w-node 0 --w-rel 0 --w-prior 0 (distillation kept)
     ("nograph", "nograph"),
     ("truncate", "truncate"),
     ("uniform", "uniform"),

@@ -17,7 +17,7 @@ from distill.policy import StudentPolicy
 from distill.router import RouterConfig
 from distill.run import main as distill_main
 from distill.student import RoutedVLA, StudentConfig, static_mask
-from distill.train import DistillConfig, run
+from distill.train import DistillConfig, changed_weights, run, uses_distill, uses_graph
 from policies.vla.checkpoint import save_vla
 from policies.vla.config import VLAConfig
 from policies.vla.model import VLA
@@ -180,3 +180,31 @@ def test_distill_end_to_end(tmp_path, capsys, method, graph, router, relation) -
             == 0
         )
         assert "--batch-size 8 --seed 1   #" in training_commands(tmp_path / "results")[1]
+
+
+def test_loss_weight_ablations(tmp_path, monkeypatch) -> None:
+    """A zero weight switches its term off: no graph terms means no stage 1; the weights are recorded
+    and the rebuilt training command repeats them."""
+    with pytest.raises(ValueError, match="w_distill must be >= 0"):
+        DistillConfig(w_distill=-1.0)
+    seen = []
+    monkeypatch.setattr("distill.run.run", seen.append)
+    distill_main(["--name", "actdistill_graphoff", "--w-node", "0", "--w-rel", "0", "--w-prior", "0"])
+    assert changed_weights(seen[0]) == {"w_node": 0.0, "w_rel": 0.0, "w_prior": 0.0} and not uses_graph(seen[0])
+    nodistill = DistillConfig(name="actdistill_nodistill", w_distill=0.0)
+    assert uses_graph(nodistill) and not uses_distill(nodistill) and changed_weights(nodistill) == {"w_distill": 0.0}
+    assert changed_weights(DistillConfig(method="nograph", w_distill=0.0)) == {}  # nograph never distils
+    write_features(tmp_path / "feats")
+    save_vla(tiny_teacher(), tmp_path / "teacher")
+    cfg = seen[0]
+    for k, v in dict(teacher=tmp_path / "teacher", features=tmp_path / "feats", out=tmp_path / "run").items():
+        setattr(cfg, k, str(v))
+    cfg.export, cfg.results = str(tmp_path / "students"), str(tmp_path / "results")
+    cfg.suites, cfg.budgets, cfg.graph = ["libero_spatial"], [0.5], GraphConfig(dim=16)
+    cfg.steps, cfg.batch_size, cfg.val_every, cfg.threads, cfg.bf16 = 2, 8, 2, 1, False
+    run(cfg)
+    assert not list((tmp_path / "run").glob("stage1_*")) and not list((tmp_path / "run").glob("profile_*"))
+    meta = json.loads((tmp_path / "students" / "actdistill_graphoff_b0.5" / "student.json").read_text())
+    assert meta["weights"] == {"w_node": 0.0, "w_rel": 0.0, "w_prior": 0.0} and meta["graph"] is None
+    cmd = training_commands(tmp_path / "results")[0]
+    assert "--name actdistill_graphoff" in cmd and cmd.endswith("--w-node 0 --w-rel 0 --w-prior 0   # 0 min")
