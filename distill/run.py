@@ -16,7 +16,7 @@ import argparse
 
 from distill.graph import GraphConfig
 from distill.router import RouterConfig
-from distill.train import METHODS, DistillConfig, ResumeMismatch, run
+from distill.train import LOSS_WEIGHTS, METHODS, DistillConfig, ResumeMismatch, run
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--threads", type=int, default=d.threads)
     p.add_argument("--device", default=d.device)
     p.add_argument("--seed", type=int, default=d.seed)
-    for k in ("w_distill", "w_node", "w_rel", "w_prior"):  # loss weights; 0 switches a term off (ablations)
+    for k in LOSS_WEIGHTS:  # 0 switches a term off (ablations)
         p.add_argument("--" + k.replace("_", "-"), type=float, default=getattr(d, k), help=f"default {getattr(d, k)}")
     a = p.parse_args(argv)
     try:
@@ -63,10 +63,7 @@ def main(argv: list[str] | None = None) -> None:
             threads=a.threads,
             device=a.device,
             seed=a.seed,
-            w_distill=a.w_distill,
-            w_node=a.w_node,
-            w_rel=a.w_rel,
-            w_prior=a.w_prior,
+            **{k: getattr(a, k) for k in LOSS_WEIGHTS},
         )
     except ValueError as e:
         p.error(str(e))

@@ -41,6 +41,8 @@ METHODS = {
     "random": ("random", "truncate", False, True),
     "early_exit": ("early_exit", "truncate", False, True),  # every depth's decoded action supervised
 }
+GRAPH_WEIGHTS = ("w_node", "w_rel", "w_prior")  # the graph terms' weights (node, relation, router prior)
+LOSS_WEIGHTS = ("w_distill", *GRAPH_WEIGHTS)  # settable from the CLI; 0 switches a term off
 
 
 @dataclass
@@ -86,7 +88,7 @@ class DistillConfig:
         for b in self.budgets:
             if not 0.0 < b <= 1.0:
                 raise ValueError(f"budgets must be in (0, 1], got {b}")
-        for k in ("w_distill", "w_node", "w_rel", "w_prior"):
+        for k in LOSS_WEIGHTS:
             if getattr(self, k) < 0:
                 raise ValueError(f"{k} must be >= 0, got {getattr(self, k)}")
 
@@ -117,7 +119,7 @@ def resume_key(cfg: DistillConfig, stage: int) -> dict:
 
 def uses_graph(cfg: DistillConfig) -> bool:
     """Whether the run needs stage 1: its method has graph terms and one of their weights is non-zero."""
-    return METHODS[cfg.method][2] and max(cfg.w_node, cfg.w_rel, cfg.w_prior) > 0
+    return METHODS[cfg.method][2] and max(getattr(cfg, k) for k in GRAPH_WEIGHTS) > 0
 
 
 def uses_distill(cfg: DistillConfig) -> bool:
@@ -126,7 +128,7 @@ def uses_distill(cfg: DistillConfig) -> bool:
 
 def changed_weights(cfg: DistillConfig) -> dict[str, float]:
     """The loss weights this run changed from the defaults, among those its method uses (an ablation)."""
-    used = {"w_distill": METHODS[cfg.method][3]} | dict.fromkeys(("w_node", "w_rel", "w_prior"), METHODS[cfg.method][2])
+    used = {"w_distill": METHODS[cfg.method][3]} | dict.fromkeys(GRAPH_WEIGHTS, METHODS[cfg.method][2])
     return {k: getattr(cfg, k) for k, on in used.items() if on and getattr(cfg, k) != getattr(DistillConfig, k)}
 
 
