@@ -72,6 +72,8 @@ def _distill_command(s: dict) -> str:
         cmd += f" --batch-size {s['batch_size']}"
     if s.get("seed"):
         cmd += f" --seed {s['seed']}"
+    if s.get("state_noise"):
+        cmd += f" --state-noise {s['state_noise']:g}"
     for k, v in s.get("weights", {}).items():  # the loss weights an ablation changed
         cmd += f" --{k.replace('_', '-')} {v:g}"
     return cmd

@@ -40,6 +40,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--threads", type=int, default=d.threads)
     p.add_argument("--device", default=d.device)
     p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--state-noise", type=float, default=d.state_noise, help="proprio noise, x std (teacher: 0.1)")
     for k in LOSS_WEIGHTS:  # 0 switches a term off (ablations)
         p.add_argument("--" + k.replace("_", "-"), type=float, default=getattr(d, k), help=f"default {getattr(d, k)}")
     a = p.parse_args(argv)
@@ -63,6 +64,7 @@ def main(argv: list[str] | None = None) -> None:
             threads=a.threads,
             device=a.device,
             seed=a.seed,
+            state_noise=a.state_noise,
             **{k: getattr(a, k) for k in LOSS_WEIGHTS},
         )
     except ValueError as e:

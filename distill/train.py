@@ -72,6 +72,7 @@ class DistillConfig:
     w_prior: float = 0.1
     gamma: float = 2.0
     tau_end: float = 0.3
+    state_noise: float = 0.0  # Gaussian noise on the proprio, in units of its std (the teacher trained with 0.1)
     val_every: int = 10
     ckpt_every: int = 250
     seed: int = 0
@@ -88,7 +89,7 @@ class DistillConfig:
         for b in self.budgets:
             if not 0.0 < b <= 1.0:
                 raise ValueError(f"budgets must be in (0, 1], got {b}")
-        for k in LOSS_WEIGHTS:
+        for k in (*LOSS_WEIGHTS, "state_noise"):
             if getattr(self, k) < 0:
                 raise ValueError(f"{k} must be >= 0, got {getattr(self, k)}")
 
@@ -108,6 +109,7 @@ _STAGE2_ONLY = (
     "w_prior",
     "gamma",
     "tau_end",
+    "state_noise",
 )
 
 
@@ -149,6 +151,9 @@ def load_resume(path: Path, key: dict, device: torch.device) -> dict | None:
     if not path.exists():
         return None
     st = torch.load(path, map_location=device, weights_only=False)
+    if st.get("key") is not None:  # settings added since the checkpoint was written held their defaults
+        defaults = asdict(DistillConfig())
+        st["key"] = {k: v for k, v in key.items() if k not in st["key"] and v == defaults.get(k)} | st["key"]
     if st.get("key") != key:
         old = st.get("key") or {}
         diff = sorted(k for k in set(key) | set(old) if key.get(k) != old.get(k)) or ["(unrecorded)"]
@@ -274,10 +279,14 @@ def train_student(
         idx = torch.randint(len(train), (cfg.batch_size,), generator=g)
         with torch.autocast(device.type, torch.bfloat16, enabled=cfg.bf16):
             with torch.no_grad():
-                xt, target = _batch(teacher, train, idx, device)
-                t_states, t_chunk = teacher_states(teacher, xt)
+                # teacher and student read the same (noisy) frame; the student's embedding has gradients
+                feats, lang, state, chunk = (t.to(device) for t in train.batch(idx))
+                if cfg.state_noise > 0:  # as the teacher was trained: robustness to proprio drift
+                    noise = torch.randn(state.shape, generator=g).to(device)
+                    state = state + noise * cfg.state_noise * teacher.state_std
+                target = teacher.normalise_actions(chunk)
+                t_states, t_chunk = teacher_states(teacher, teacher.embed(feats, lang, state))
                 t_nodes = enc(t_states.float())[0] if graph_on else None
-            feats, lang, state, _ = (t.to(device) for t in train.batch(idx))
             out = student.forward_train(student.vla.embed(feats, lang, state), tau)
         acts = out["actions"].float()
         terms = {"action": (acts - target).abs().mean()}
@@ -377,6 +386,7 @@ def run(cfg: DistillConfig) -> dict[float, dict[str, float]]:
             "stage1_steps": cfg.stage1_steps if enc is not None else None,
             "batch_size": cfg.batch_size,
             "seed": cfg.seed,
+            "state_noise": cfg.state_noise,
             "weights": changed_weights(cfg),
             "calibration": cal,
             "train_wall_s": round(time.time() - t0, 1),

@@ -17,7 +17,7 @@ from distill.policy import StudentPolicy
 from distill.router import RouterConfig
 from distill.run import main as distill_main
 from distill.student import RoutedVLA, StudentConfig, static_mask
-from distill.train import DistillConfig, changed_weights, run, uses_distill, uses_graph
+from distill.train import DistillConfig, ResumeMismatch, changed_weights, run, uses_distill, uses_graph
 from policies.vla.checkpoint import save_vla
 from policies.vla.config import VLAConfig
 from policies.vla.model import VLA
@@ -208,3 +208,40 @@ def test_loss_weight_ablations(tmp_path, monkeypatch) -> None:
     assert meta["weights"] == {"w_node": 0.0, "w_rel": 0.0, "w_prior": 0.0} and meta["graph"] is None
     cmd = training_commands(tmp_path / "results")[0]
     assert "--name actdistill_graphoff" in cmd and cmd.endswith("--w-node 0 --w-rel 0 --w-prior 0   # 0 min")
+
+
+def test_state_noise_augments_training_and_is_recorded(tmp_path, monkeypatch) -> None:
+    """--state-noise perturbs the proprio both models read (the teacher's recipe); it is recorded and
+    repeated in the training command, and checkpoints written before the setting existed still resume."""
+    with pytest.raises(ValueError, match="state_noise must be >= 0"):
+        DistillConfig(state_noise=-0.1)
+    seen = []
+    monkeypatch.setattr("distill.run.run", seen.append)
+    distill_main(["--method", "nograph", "--state-noise", "0.1"])
+    assert seen[0].state_noise == 0.1
+    write_features(tmp_path / "feats")
+    save_vla(tiny_teacher(), tmp_path / "teacher")
+    weights = {}
+    for noise in (0.0, 0.1):
+        cfg = DistillConfig(
+            teacher=str(tmp_path / "teacher"), features=str(tmp_path / "feats"), out=str(tmp_path / f"run{noise}"),
+            export=str(tmp_path / f"students{noise}"), results=str(tmp_path / f"results{noise}"), method="nograph",
+            suites=["libero_spatial"], budgets=[0.5], steps=2, batch_size=8, val_every=2, threads=1, bf16=False,
+            state_noise=noise,
+        )  # fmt: skip
+        run(cfg)
+        folder = tmp_path / f"students{noise}" / "nograph_b0.5"
+        weights[noise] = load_file(folder / "student.safetensors")
+        assert json.loads((folder / "student.json").read_text())["state_noise"] == noise
+    assert any(not torch.equal(weights[0.0][k], weights[0.1][k]) for k in weights[0.0])  # the noise reached training
+    assert training_commands(tmp_path / "results0.1")[0].endswith("--state-noise 0.1   # 0 min")
+    assert "--state-noise" not in training_commands(tmp_path / "results0.0")[0]
+    ckpt = tmp_path / "run0.0" / "nograph_b0.5.pt"  # a checkpoint from before the setting: its key lacks it
+    st = torch.load(ckpt, weights_only=False)
+    del st["key"]["state_noise"]
+    torch.save(st, ckpt)
+    cfg.out, cfg.state_noise, cfg.export = str(tmp_path / "run0.0"), 0.0, str(tmp_path / "again")
+    run(cfg)  # resumes (finished: nothing to train) under the default
+    cfg.state_noise = 0.1
+    with pytest.raises(ResumeMismatch, match="state_noise"):
+        run(cfg)
