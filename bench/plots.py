@@ -19,6 +19,7 @@ MARKERS = {
     "student_authors": "*",
     "student_nodistill": "h",
     "student_graphoff": "p",
+    "student_noise": "<",
     "nograph": "s",
     "truncate": "v",
     "uniform": "^",

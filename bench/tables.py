@@ -22,6 +22,7 @@ METHOD_NAMES = {
     "student_authors": "ActDistill, authors' variant (token graph, input router)",
     "student_nodistill": "ActDistill, teacher distillation off (graph terms kept)",
     "student_graphoff": "ActDistill, graph terms off (teacher distillation kept)",
+    "student_noise": "ActDistill, trained with proprio noise (the teacher's recipe)",
     "nograph": "Router, no graph (MoLe-VLA-like)",
     "truncate": "Static truncation",
     "uniform": "Static uniform skip",
