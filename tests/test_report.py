@@ -110,3 +110,15 @@ def test_eval_commands_collapse_resumed_extensions() -> None:
     assert not eval_commands(df, {"student_b0.5": {"suite": "libero_spatial"}})[1].endswith("--no-cost")
     # a cost file measured on another suite does not make this group costed
     assert eval_commands(df, {"student_b0.5": {"suite": "robosuite"}})[1].endswith("--no-cost")
+
+
+def test_every_vla_policy_has_a_table_name_and_a_marker() -> None:
+    """A newly registered student or baseline shows up in tables and plots under its own name."""
+    from bench.plots import MARKERS
+    from bench.tables import METHOD_NAMES
+    from policies.registry import POLICIES
+
+    routed = [n for n, f in POLICIES.items() if getattr(f, "routed", False)] + ["dense"]
+    assert "student_noise" in routed
+    for name in routed:
+        assert name in METHOD_NAMES and name in MARKERS, name
