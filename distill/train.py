@@ -27,7 +27,7 @@ from distill.graph import Encapsulation, GraphConfig, action_change_profile, dep
 from distill.losses import node_loss, prior_targets, relation_loss, routing_loss
 from distill.router import RouterConfig
 from distill.student import RoutedVLA, StudentConfig
-from policies.train import atomic_save, pick_device, record_training
+from policies.train import atomic_save, perturb_state, pick_device, record_training
 from policies.vla.checkpoint import load_vla
 from policies.vla.data import FrameSet, load_frames
 from policies.vla.model import VLA
@@ -281,9 +281,8 @@ def train_student(
             with torch.no_grad():
                 # teacher and student read the same (noisy) frame; the student's embedding has gradients
                 feats, lang, state, chunk = (t.to(device) for t in train.batch(idx))
-                if cfg.state_noise > 0:  # as the teacher was trained: robustness to proprio drift
-                    noise = torch.randn(state.shape, generator=g).to(device)
-                    state = state + noise * cfg.state_noise * teacher.state_std
+                if cfg.state_noise > 0:  # as the teacher was trained
+                    state = perturb_state(state, cfg.state_noise, teacher.state_std, g)
                 target = teacher.normalise_actions(chunk)
                 t_states, t_chunk = teacher_states(teacher, teacher.embed(feats, lang, state))
                 t_nodes = enc(t_states.float())[0] if graph_on else None

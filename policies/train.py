@@ -88,10 +88,18 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
+def perturb_state(
+    state: torch.Tensor, scale: float, std: torch.Tensor, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """The proprio plus Gaussian noise of ``scale`` x its per-dimension ``std`` (robustness to drift)."""
+    device = generator.device if generator is not None else state.device
+    return state + torch.randn(state.shape, generator=generator, device=device).to(state) * scale * std
+
+
 def action_loss(model: VLA, batch: tuple, device: torch.device, cfg: TrainConfig, noise: bool) -> torch.Tensor:
     feats, lang, state, chunk = (t.to(device, non_blocking=True) for t in batch)
     if noise and cfg.state_noise > 0:
-        state = state + torch.randn_like(state) * cfg.state_noise * model.state_std
+        state = perturb_state(state, cfg.state_noise, model.state_std)
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
         pred = model(feats, lang, state)
     return (pred.float() - model.normalise_actions(chunk)).abs().mean()
