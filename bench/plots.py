@@ -20,6 +20,7 @@ MARKERS = {
     "student_nodistill": "h",
     "student_graphoff": "p",
     "student_noise": "<",
+    "student_long": ">",
     "nograph": "s",
     "truncate": "v",
     "uniform": "^",

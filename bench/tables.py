@@ -23,6 +23,7 @@ METHOD_NAMES = {
     "student_nodistill": "ActDistill, teacher distillation off (graph terms kept)",
     "student_graphoff": "ActDistill, graph terms off (teacher distillation kept)",
     "student_noise": "ActDistill, trained with proprio noise (the teacher's recipe)",
+    "student_long": "ActDistill, twice the fine-tuning steps (2400)",
     "nograph": "Router, no graph (MoLe-VLA-like)",
     "truncate": "Static truncation",
     "uniform": "Static uniform skip",

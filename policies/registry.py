@@ -110,6 +110,7 @@ for _method, _name in [
     ("actdistill_nodistill", "student_nodistill"),  # ablation: --w-distill 0 (graph terms kept)
     ("actdistill_graphoff", "student_graphoff"),  # ablation: --w-node 0 --w-rel 0 --w-prior 0 (distillation kept)
     ("actdistill_noise", "student_noise"),  # variant: --state-noise 0.1 (the teacher's proprio augmentation)
+    ("actdistill_long", "student_long"),  # variant: --steps 2400 (twice the published students' fine-tuning)
     ("nograph", "nograph"),
     ("truncate", "truncate"),
     ("uniform", "uniform"),
