@@ -29,6 +29,9 @@ MARKERS = {
     "dense": "P",
 }
 
+# one colour per method: tab10, then four dark tab20b shades (the default cycle repeats after 10)
+PALETTE = [f"C{i}" for i in range(10)] + ["#393b79", "#637939", "#843c39", "#7b4173"]
+
 
 def _save(fig, folder: Path, name: str) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
@@ -67,7 +70,7 @@ def success_vs_cost(df: pd.DataFrame, costs: dict[str, dict], x: str, xlabel: st
         r = pooled.loc[label]
         y = 100 * r.success_rate
         err = [[y - 100 * r.ci95_low], [100 * r.ci95_high - y]]
-        color = f"C{list(MARKERS).index(method) % 10}" if method in MARKERS else "C9"
+        color = PALETTE[list(MARKERS).index(method) % len(PALETTE)] if method in MARKERS else "0.5"
         ax.errorbar(
             costs[label][x],
             y,
@@ -84,6 +87,8 @@ def success_vs_cost(df: pd.DataFrame, costs: dict[str, dict], x: str, xlabel: st
     ax.set_xlabel(xlabel)
     ax.set_ylabel(f"success rate, LIBERO {' + '.join(cols)} pooled (%)")
     ax.set_ylim(0, 105)
+    lo, hi = ax.get_xlim()
+    ax.set_xlim(lo, hi + 0.06 * (hi - lo))  # room for the budget labels right of the rightmost points
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), framealpha=0.9)  # outside: no point hidden
     return _save(fig, folder, name)

@@ -113,8 +113,8 @@ def test_eval_commands_collapse_resumed_extensions() -> None:
 
 
 def test_every_vla_policy_has_a_table_name_and_a_marker() -> None:
-    """A newly registered student or baseline shows up in tables and plots under its own name."""
-    from bench.plots import MARKERS
+    """A newly registered student or baseline shows up in tables and plots under its own name and colour."""
+    from bench.plots import MARKERS, PALETTE
     from bench.tables import METHOD_NAMES
     from policies.registry import POLICIES
 
@@ -122,3 +122,4 @@ def test_every_vla_policy_has_a_table_name_and_a_marker() -> None:
     assert "student_noise" in routed
     for name in routed:
         assert name in METHOD_NAMES and name in MARKERS, name
+    assert len(MARKERS) <= len(PALETTE), "two methods would share a plot colour"
