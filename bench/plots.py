@@ -21,6 +21,8 @@ MARKERS = {
     "student_graphoff": "p",
     "student_noise": "<",
     "student_long": ">",
+    "student_anneal": "d",
+    "student_agree": "8",
     "nograph": "s",
     "truncate": "v",
     "uniform": "^",
@@ -29,8 +31,8 @@ MARKERS = {
     "dense": "P",
 }
 
-# one colour per method: tab10, then four dark tab20b shades (the default cycle repeats after 10)
-PALETTE = [f"C{i}" for i in range(10)] + ["#393b79", "#637939", "#843c39", "#7b4173"]
+# one colour per method: tab10, then six dark tab20b shades (the default cycle repeats after 10)
+PALETTE = [f"C{i}" for i in range(10)] + ["#393b79", "#637939", "#843c39", "#7b4173", "#8c6d31", "#5254a3"]
 
 
 def _save(fig, folder: Path, name: str) -> list[Path]:

@@ -74,6 +74,8 @@ def _distill_command(s: dict) -> str:
         cmd += f" --seed {s['seed']}"
     if s.get("state_noise"):
         cmd += f" --state-noise {s['state_noise']:g}"
+    if s.get("guidance", "constant") != "constant":
+        cmd += f" --guidance {s['guidance']}"
     for k, v in s.get("weights", {}).items():  # the loss weights an ablation changed
         cmd += f" --{k.replace('_', '-')} {v:g}"
     return cmd

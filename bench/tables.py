@@ -24,6 +24,8 @@ METHOD_NAMES = {
     "student_graphoff": "ActDistill, graph terms off (teacher distillation kept)",
     "student_noise": "ActDistill, trained with proprio noise (the teacher's recipe)",
     "student_long": "ActDistill, twice the fine-tuning steps (2400)",
+    "student_anneal": "ActDistill, teacher terms annealed to 0 over training",
+    "student_agree": "ActDistill, distillation weighted by teacher-demo agreement",
     "nograph": "Router, no graph (MoLe-VLA-like)",
     "truncate": "Static truncation",
     "uniform": "Static uniform skip",

@@ -5,6 +5,7 @@ Usage:
     python -m distill.run --budgets 0.5 --graph token --router input --relation batch --name actdistill_authors
     python -m distill.run --budgets 0.5 --method nograph               # baselines: nograph truncate uniform random
     python -m distill.run --budgets 0.25 --name actdistill_nodistill --w-distill 0   # ablation: a term off
+    python -m distill.run --budgets 0.25 --name actdistill_anneal --guidance anneal   # teacher terms fade out
 Outputs: ``checkpoints/students/<name or method>_b<budget>/`` (student.safetensors + student.json), logs and
 resumable checkpoints under ``runs/distill``; the per-layer action-change profile in
 ``runs/distill/profile_<name>_<graph>.json`` and ``results/profiles/action_change_<name>_<graph>.json``.
@@ -16,7 +17,7 @@ import argparse
 
 from distill.graph import GraphConfig
 from distill.router import RouterConfig
-from distill.train import LOSS_WEIGHTS, METHODS, DistillConfig, ResumeMismatch, run
+from distill.train import GUIDANCE, LOSS_WEIGHTS, METHODS, DistillConfig, ResumeMismatch, run
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -41,6 +42,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--device", default=d.device)
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--state-noise", type=float, default=d.state_noise, help="proprio noise, x std (teacher: 0.1)")
+    p.add_argument("--guidance", default=d.guidance, help=f"one of {sorted(GUIDANCE)}: teacher-term weighting")
     for k in LOSS_WEIGHTS:  # 0 switches a term off (ablations)
         p.add_argument("--" + k.replace("_", "-"), type=float, default=getattr(d, k), help=f"default {getattr(d, k)}")
     a = p.parse_args(argv)
@@ -65,6 +67,7 @@ def main(argv: list[str] | None = None) -> None:
             device=a.device,
             seed=a.seed,
             state_noise=a.state_noise,
+            guidance=a.guidance,
             **{k: getattr(a, k) for k in LOSS_WEIGHTS},
         )
     except ValueError as e:

@@ -41,6 +41,11 @@ METHODS = {
     "random": ("random", "truncate", False, True),
     "early_exit": ("early_exit", "truncate", False, True),  # every depth's decoded action supervised
 }
+GUIDANCE = {  # how the teacher-guidance terms (distillation, node, relation) are weighted (ours)
+    "constant": "fixed weights (the published students)",
+    "anneal": "weights decay linearly to 0 over training: teacher-guided early, demonstrations only at the end",
+    "agree": "distillation per frame weighted by exp(-e / mean e), e the teacher's L1 to the demonstration",
+}
 GRAPH_WEIGHTS = ("w_node", "w_rel", "w_prior")  # the graph terms' weights (node, relation, router prior)
 LOSS_WEIGHTS = ("w_distill", *GRAPH_WEIGHTS)  # settable from the CLI; 0 switches a term off
 
@@ -73,6 +78,7 @@ class DistillConfig:
     gamma: float = 2.0
     tau_end: float = 0.3
     state_noise: float = 0.0  # Gaussian noise on the proprio, in units of its std (the teacher trained with 0.1)
+    guidance: str = "constant"  # how the teacher terms are weighted, see GUIDANCE
     val_every: int = 10
     ckpt_every: int = 250
     seed: int = 0
@@ -89,6 +95,8 @@ class DistillConfig:
         for b in self.budgets:
             if not 0.0 < b <= 1.0:
                 raise ValueError(f"budgets must be in (0, 1], got {b}")
+        if self.guidance not in GUIDANCE:
+            raise ValueError(f"guidance must be one of {sorted(GUIDANCE)}, got {self.guidance!r}")
         for k in (*LOSS_WEIGHTS, "state_noise"):
             if getattr(self, k) < 0:
                 raise ValueError(f"{k} must be >= 0, got {getattr(self, k)}")
@@ -110,6 +118,7 @@ _STAGE2_ONLY = (
     "gamma",
     "tau_end",
     "state_noise",
+    "guidance",
 )
 
 
@@ -236,6 +245,17 @@ def _profile(cfg: DistillConfig, teacher: VLA, enc: Encapsulation, val: FrameSet
     return torch.stack(changes).sum(0).cpu() / n, torch.stack(errs).sum(0).cpu() / n
 
 
+def frame_weights(cfg: DistillConfig, t_chunk: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-frame weights (mean 1) of the distillation term: uniform, or under ``guidance="agree"``
+    exp(-e / mean e) with e the teacher's L1 to the demonstration on that frame, so frames where the
+    teacher is wrong pull the student towards it less."""
+    if cfg.guidance != "agree":
+        return torch.ones(len(target), device=target.device)
+    e = (t_chunk.float() - target).abs().mean(dim=(1, 2))
+    w = torch.exp(-e / e.mean().clamp_min(1e-8))
+    return w / w.mean()
+
+
 def train_student(
     cfg: DistillConfig,
     budget: float,
@@ -289,15 +309,17 @@ def train_student(
             out = student.forward_train(student.vla.embed(feats, lang, state), tau)
         acts = out["actions"].float()
         terms = {"action": (acts - target).abs().mean()}
+        guide = 1.0 - frac if cfg.guidance == "anneal" else 1.0
         if distill_on:
-            terms["distill"] = cfg.w_distill * (acts - t_chunk.float()).abs().mean()
+            per_frame = (acts - t_chunk.float()).abs().mean(dim=(1, 2))
+            terms["distill"] = guide * cfg.w_distill * (per_frame * frame_weights(cfg, t_chunk, target)).mean()
         if routing == "early_exit":  # multi-exit: the shared head must work after every layer
             exits = torch.stack([student.vla.decode(out["states"][:, i]) for i in range(1, w.numel())], 1).float()
             terms["exits"] = ((exits - target[:, None]).abs().mean(dim=(0, 2, 3)) * w[1:]).mean()
         if graph_on:
             s_nodes = enc(out["states"].float())[0]
-            terms["node"] = cfg.w_node * node_loss(s_nodes, t_nodes, w)
-            terms["relation"] = cfg.w_rel * relation_loss(s_nodes, t_nodes, w, cfg.relation)
+            terms["node"] = guide * cfg.w_node * node_loss(s_nodes, t_nodes, w)
+            terms["relation"] = guide * cfg.w_rel * relation_loss(s_nodes, t_nodes, w, cfg.relation)
         if out["probs"] is not None:
             r = routing_loss(out["probs"], budget, prior, cfg.w_prior)
             terms["budget"] = cfg.w_budget * r["budget"]
@@ -386,6 +408,7 @@ def run(cfg: DistillConfig) -> dict[float, dict[str, float]]:
             "batch_size": cfg.batch_size,
             "seed": cfg.seed,
             "state_noise": cfg.state_noise,
+            "guidance": cfg.guidance,
             "weights": changed_weights(cfg),
             "calibration": cal,
             "train_wall_s": round(time.time() - t0, 1),

@@ -111,6 +111,8 @@ for _method, _name in [
     ("actdistill_graphoff", "student_graphoff"),  # ablation: --w-node 0 --w-rel 0 --w-prior 0 (distillation kept)
     ("actdistill_noise", "student_noise"),  # variant: --state-noise 0.1 (the teacher's proprio augmentation)
     ("actdistill_long", "student_long"),  # variant: --steps 2400 (twice the published students' fine-tuning)
+    ("actdistill_anneal", "student_anneal"),  # variant: --guidance anneal (teacher terms decay to 0)
+    ("actdistill_agree", "student_agree"),  # variant: --guidance agree (distil less where the teacher is wrong)
     ("nograph", "nograph"),
     ("truncate", "truncate"),
     ("uniform", "uniform"),

@@ -17,7 +17,15 @@ from distill.policy import StudentPolicy
 from distill.router import RouterConfig
 from distill.run import main as distill_main
 from distill.student import RoutedVLA, StudentConfig, static_mask
-from distill.train import DistillConfig, ResumeMismatch, changed_weights, run, uses_distill, uses_graph
+from distill.train import (
+    DistillConfig,
+    ResumeMismatch,
+    changed_weights,
+    frame_weights,
+    run,
+    uses_distill,
+    uses_graph,
+)
 from policies.vla.checkpoint import save_vla
 from policies.vla.config import VLAConfig
 from policies.vla.model import VLA
@@ -244,4 +252,41 @@ def test_state_noise_augments_training_and_is_recorded(tmp_path, monkeypatch) ->
     run(cfg)  # resumes (finished: nothing to train) under the default
     cfg.state_noise = 0.1
     with pytest.raises(ResumeMismatch, match="state_noise"):
+        run(cfg)
+
+
+def test_guidance_weights_the_teacher_terms(tmp_path, monkeypatch) -> None:
+    """--guidance agree distils less on frames where the teacher is off the demonstration; --guidance
+    anneal fades the teacher terms out; both reach training, are recorded and repeated in the command."""
+    with pytest.raises(ValueError, match="guidance must be one of"):
+        DistillConfig(guidance="sometimes")
+    target = torch.zeros(3, 4, 7)
+    t_chunk = target + torch.tensor([0.0, 0.1, 1.0])[:, None, None]  # right, nearly right, wrong
+    assert torch.equal(frame_weights(DistillConfig(), t_chunk, target), torch.ones(3))
+    w = frame_weights(DistillConfig(guidance="agree"), t_chunk, target)
+    assert torch.allclose(w.mean(), torch.tensor(1.0)) and w[0] > w[1] > w[2] and w[2] < 0.3
+    seen = []
+    monkeypatch.setattr("distill.run.run", seen.append)
+    distill_main(["--guidance", "anneal"])
+    assert seen[0].guidance == "anneal"
+    write_features(tmp_path / "feats")
+    save_vla(tiny_teacher(), tmp_path / "teacher")
+    weights = {}
+    for guidance in ("constant", "anneal", "agree"):
+        cfg = DistillConfig(
+            teacher=str(tmp_path / "teacher"), features=str(tmp_path / "feats"), out=str(tmp_path / guidance),
+            export=str(tmp_path / f"students_{guidance}"), results=str(tmp_path / f"results_{guidance}"),
+            suites=["libero_spatial"], budgets=[0.5], graph=GraphConfig(dim=16), stage1_steps=2, steps=3,
+            batch_size=8, val_every=2, threads=1, bf16=False, guidance=guidance,
+        )  # fmt: skip
+        run(cfg)
+        folder = tmp_path / f"students_{guidance}" / "actdistill_b0.5"
+        weights[guidance] = load_file(folder / "student.safetensors")
+        assert json.loads((folder / "student.json").read_text())["guidance"] == guidance
+    for guidance in ("anneal", "agree"):  # the weighting reached training
+        assert any(not torch.equal(weights["constant"][k], weights[guidance][k]) for k in weights["constant"])
+        assert training_commands(tmp_path / f"results_{guidance}")[0].endswith(f"--guidance {guidance}   # 0 min")
+    assert "--guidance" not in training_commands(tmp_path / "results_constant")[0]
+    cfg.guidance = "constant"  # a checkpoint refuses to resume under another weighting
+    with pytest.raises(ResumeMismatch, match="guidance"):
         run(cfg)
