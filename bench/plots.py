@@ -22,6 +22,7 @@ MARKERS = {
     "student_noise": "<",
     "student_long": ">",
     "student_anneal": "d",
+    "student_late": "H",
     "student_agree": "8",
     "nograph": "s",
     "truncate": "v",
@@ -31,8 +32,8 @@ MARKERS = {
     "dense": "P",
 }
 
-# one colour per method: tab10, then six dark tab20b shades (the default cycle repeats after 10)
-PALETTE = [f"C{i}" for i in range(10)] + ["#393b79", "#637939", "#843c39", "#7b4173", "#8c6d31", "#5254a3"]
+# one colour per method: tab10, then seven dark tab20b shades (the default cycle repeats after 10)
+PALETTE = [f"C{i}" for i in range(10)] + ["#393b79", "#637939", "#843c39", "#7b4173", "#8c6d31", "#5254a3", "#d6616b"]
 
 
 def _save(fig, folder: Path, name: str) -> list[Path]:

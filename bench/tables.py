@@ -25,6 +25,7 @@ METHOD_NAMES = {
     "student_noise": "ActDistill, trained with proprio noise (the teacher's recipe)",
     "student_long": "ActDistill, twice the fine-tuning steps (2400)",
     "student_anneal": "ActDistill, teacher terms annealed to 0 over training",
+    "student_late": "ActDistill, teacher terms rising from 0 over training",
     "student_agree": "ActDistill, distillation weighted by teacher-demo agreement",
     "nograph": "Router, no graph (MoLe-VLA-like)",
     "truncate": "Static truncation",

@@ -44,6 +44,7 @@ METHODS = {
 GUIDANCE = {  # how the teacher-guidance terms (distillation, node, relation) are weighted (ours)
     "constant": "fixed weights (the published students)",
     "anneal": "weights decay linearly to 0 over training: teacher-guided early, demonstrations only at the end",
+    "late": "weights rise linearly from 0: the router first settles on demonstrations alone, the teacher joins later",
     "agree": "distillation per frame weighted by exp(-e / mean e), e the teacher's L1 to the demonstration",
 }
 GRAPH_WEIGHTS = ("w_node", "w_rel", "w_prior")  # the graph terms' weights (node, relation, router prior)
@@ -309,7 +310,7 @@ def train_student(
             out = student.forward_train(student.vla.embed(feats, lang, state), tau)
         acts = out["actions"].float()
         terms = {"action": (acts - target).abs().mean()}
-        guide = 1.0 - frac if cfg.guidance == "anneal" else 1.0
+        guide = {"anneal": 1.0 - frac, "late": frac}.get(cfg.guidance, 1.0)
         if distill_on:
             per_frame = (acts - t_chunk.float()).abs().mean(dim=(1, 2))
             terms["distill"] = guide * cfg.w_distill * (per_frame * frame_weights(cfg, t_chunk, target)).mean()

@@ -112,6 +112,7 @@ for _method, _name in [
     ("actdistill_noise", "student_noise"),  # variant: --state-noise 0.1 (the teacher's proprio augmentation)
     ("actdistill_long", "student_long"),  # variant: --steps 2400 (twice the published students' fine-tuning)
     ("actdistill_anneal", "student_anneal"),  # variant: --guidance anneal (teacher terms decay to 0)
+    ("actdistill_late", "student_late"),  # variant: --guidance late (teacher terms rise from 0)
     ("actdistill_agree", "student_agree"),  # variant: --guidance agree (distil less where the teacher is wrong)
     ("nograph", "nograph"),
     ("truncate", "truncate"),

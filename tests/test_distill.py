@@ -257,7 +257,7 @@ def test_state_noise_augments_training_and_is_recorded(tmp_path, monkeypatch) ->
 
 def test_guidance_weights_the_teacher_terms(tmp_path, monkeypatch) -> None:
     """--guidance agree distils less on frames where the teacher is off the demonstration; --guidance
-    anneal fades the teacher terms out; both reach training, are recorded and repeated in the command."""
+    anneal fades the teacher terms out, late fades them in; each reaches training, is recorded and repeated."""
     with pytest.raises(ValueError, match="guidance must be one of"):
         DistillConfig(guidance="sometimes")
     target = torch.zeros(3, 4, 7)
@@ -272,7 +272,7 @@ def test_guidance_weights_the_teacher_terms(tmp_path, monkeypatch) -> None:
     write_features(tmp_path / "feats")
     save_vla(tiny_teacher(), tmp_path / "teacher")
     weights = {}
-    for guidance in ("constant", "anneal", "agree"):
+    for guidance in ("constant", "anneal", "late", "agree"):
         cfg = DistillConfig(
             teacher=str(tmp_path / "teacher"), features=str(tmp_path / "feats"), out=str(tmp_path / guidance),
             export=str(tmp_path / f"students_{guidance}"), results=str(tmp_path / f"results_{guidance}"),
@@ -283,7 +283,7 @@ def test_guidance_weights_the_teacher_terms(tmp_path, monkeypatch) -> None:
         folder = tmp_path / f"students_{guidance}" / "actdistill_b0.5"
         weights[guidance] = load_file(folder / "student.safetensors")
         assert json.loads((folder / "student.json").read_text())["guidance"] == guidance
-    for guidance in ("anneal", "agree"):  # the weighting reached training
+    for guidance in ("anneal", "late", "agree"):  # the weighting reached training
         assert any(not torch.equal(weights["constant"][k], weights[guidance][k]) for k in weights["constant"])
         assert training_commands(tmp_path / f"results_{guidance}")[0].endswith(f"--guidance {guidance}   # 0 min")
     assert "--guidance" not in training_commands(tmp_path / "results_constant")[0]
