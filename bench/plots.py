@@ -32,7 +32,7 @@ MARKERS = {
     "dense": "P",
 }
 
-# one colour per method: tab10, then seven dark tab20b shades (the default cycle repeats after 10)
+# one colour per method: tab10, then six dark tab20b shades and one tab20b red (the default cycle repeats after 10)
 PALETTE = [f"C{i}" for i in range(10)] + ["#393b79", "#637939", "#843c39", "#7b4173", "#8c6d31", "#5254a3", "#d6616b"]
 
 

@@ -18,6 +18,7 @@ LIBERO = ["Spatial", "Object", "Goal", "Long"]
 METHOD_NAMES = {
     "expert": "Scripted expert (privileged state)",
     "teacher": "Teacher VLA",
+    "teacher_obj50": "Teacher VLA, 50 Object demos per task (30 + 20 noisy)",
     "student": "ActDistill",
     "student_authors": "ActDistill, authors' variant (token graph, input router)",
     "student_nodistill": "ActDistill, teacher distillation off (graph terms kept)",
@@ -76,7 +77,7 @@ def _cell(r: pd.Series) -> str:
 
 
 def _order(labels) -> list[str]:
-    rank = {"expert": 0, "teacher": 1, "student": 2}
+    rank = {"expert": 0, "teacher": 1, "teacher_obj50": 1, "student": 2}
     names = list(METHOD_NAMES)
 
     def key(label: str):

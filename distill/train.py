@@ -98,6 +98,8 @@ class DistillConfig:
                 raise ValueError(f"budgets must be in (0, 1], got {b}")
         if self.guidance not in GUIDANCE:
             raise ValueError(f"guidance must be one of {sorted(GUIDANCE)}, got {self.guidance!r}")
+        if self.guidance != "constant" and not any(METHODS[self.method][2:]):
+            raise ValueError(f"--guidance {self.guidance} weights teacher terms; method {self.method!r} has none")
         for k in (*LOSS_WEIGHTS, "state_noise"):
             if getattr(self, k) < 0:
                 raise ValueError(f"{k} must be >= 0, got {getattr(self, k)}")

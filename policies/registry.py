@@ -68,6 +68,27 @@ _teacher.env_kwargs = _teacher_env_kwargs  # the env must render at the size the
 _teacher.weights = _teacher_weights  # folders whose files make the policy (episode records fingerprint them)
 
 
+def _teacher_variant(folder: str) -> PolicyFactory:
+    """A retrained teacher under ``checkpoints/<folder>`` (an experiment: its weights are not committed,
+    its results are; ``python -m policies.train ... --export checkpoints/<folder>`` regenerates it)."""
+
+    def default(checkpoint: str | None) -> str:
+        from policies.vla.policy import DEFAULT_TEACHER
+
+        return checkpoint or str(DEFAULT_TEACHER.parent / folder)
+
+    def factory(env: gym.Env, checkpoint: str | None = None, **kwargs: Any) -> Policy:
+        return _teacher(env, default(checkpoint), **kwargs)
+
+    factory.env_kwargs = lambda checkpoint=None, **_: _teacher_env_kwargs(default(checkpoint))
+    factory.weights = lambda checkpoint=None, **_: _teacher_weights(default(checkpoint))
+    return factory
+
+
+# teacher_obj50: the teacher's recipe on 50 LIBERO-Object demos per task (the 30 of `teacher` + 20 noisy)
+register_policy("teacher_obj50")(_teacher_variant("teacher_obj50"))
+
+
 def _routed(method: str) -> PolicyFactory:
     """A routed student (ActDistill: ``student``; baselines under their method name) at one budget."""
 

@@ -260,6 +260,9 @@ def test_guidance_weights_the_teacher_terms(tmp_path, monkeypatch) -> None:
     anneal fades the teacher terms out, late fades them in; each reaches training, is recorded and repeated."""
     with pytest.raises(ValueError, match="guidance must be one of"):
         DistillConfig(guidance="sometimes")
+    with pytest.raises(ValueError, match="has none"):  # the no-graph router has no teacher terms to weight
+        DistillConfig(method="nograph", guidance="anneal")
+    DistillConfig(method="truncate", guidance="anneal")  # the static baselines distil: accepted
     target = torch.zeros(3, 4, 7)
     t_chunk = target + torch.tensor([0.0, 0.1, 1.0])[:, None, None]  # right, nearly right, wrong
     assert torch.equal(frame_weights(DistillConfig(), t_chunk, target), torch.ones(3))
