@@ -55,6 +55,8 @@ def _train_command(t: dict) -> str:
         f"python -m policies.train --suite {' '.join(tc['suites'])} --steps {tc['steps']} "
         f"--batch-size {tc['batch_size']} --num-layers {m['num_layers']}"
     )
+    if tc.get("features", "data/features") != "data/features":  # another dataset (e.g. more demonstrations)
+        cmd += f" --features {tc['features']}"
     if Path(tc["export"]).name != "teacher":
         cmd += f" --out {tc['out']} --export {tc['export']}"
     return cmd

@@ -10,6 +10,7 @@ import torch
 from helpers import TINY, obs, write_features
 
 from bench.cost import count_flops, flops
+from bench.readme import training_commands
 from policies.train import TrainConfig, train
 from policies.vla.checkpoint import CheckpointError, load_vla, save_vla
 from policies.vla.config import VLAConfig
@@ -146,6 +147,8 @@ def test_training_resumes_and_exports(tmp_path) -> None:
     meta = json.loads((tmp_path / "export" / "train.json").read_text())
     assert meta["steps"] == 6
     assert json.loads((tmp_path / "results" / "training" / "export.json").read_text()) == meta
+    cmd = training_commands(tmp_path / "results")[0]  # the report repeats the command, dataset included
+    assert f"--features {tmp_path / 'feats'} --out {tmp_path / 'run'} --export {tmp_path / 'export'}" in cmd
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log if "val_loss" in r] == [2, 4, 6]
     assert not torch.equal(first.queries, load_vla(tmp_path / "export").queries)
