@@ -55,16 +55,18 @@ def test_weights_sha1_covers_weights_and_configs(tmp_path):
     assert student not in (None, sha) and student != weights_sha1("student", budget=0.25)
 
 
-def test_teacher_variant_loads_its_own_folder(tmp_path):
+def test_teacher_variant_loads_its_own_folder(tmp_path, monkeypatch):
     import shutil
 
+    import policies.vla.policy as vla_policy
     from policies.registry import policy_env_kwargs, weights_sha1
     from policies.vla.checkpoint import CheckpointError
-    from policies.vla.policy import DEFAULT_TEACHER
 
-    copy = tmp_path / "teacher_obj50"
-    shutil.copytree(DEFAULT_TEACHER, copy)
-    assert weights_sha1("teacher_obj50", checkpoint=str(copy)) == weights_sha1("teacher")
-    assert policy_env_kwargs("teacher_obj50", checkpoint=str(copy)) == policy_env_kwargs("teacher")
-    with pytest.raises(CheckpointError, match="missing"):  # an untrained variant: a clear error, not the teacher
-        policy_env_kwargs("teacher_obj50", checkpoint=str(tmp_path / "none"))
+    teacher, sha = vla_policy.DEFAULT_TEACHER, weights_sha1("teacher")
+    monkeypatch.setattr(vla_policy, "DEFAULT_TEACHER", tmp_path / "teacher")  # variants sit beside it
+    with pytest.raises(CheckpointError, match="teacher_obj50.*missing"):  # untrained: an error, never the teacher
+        policy_env_kwargs("teacher_obj50")
+    shutil.copytree(teacher, tmp_path / "teacher_obj50")
+    assert weights_sha1("teacher_obj50") == sha
+    assert policy_env_kwargs("teacher_obj50") == {"image_size": 96}
+    assert weights_sha1("teacher_obj50", checkpoint=str(tmp_path / "teacher_obj50")) == sha
