@@ -77,12 +77,13 @@ def _cell(r: pd.Series) -> str:
 
 
 def _order(labels) -> list[str]:
-    rank = {"expert": 0, "teacher": 1, "teacher_obj50": 1, "student": 2}
+    rank = {"expert": 0, "teacher": 1, "student": 2}
     names = list(METHOD_NAMES)
 
     def key(label: str):
         name, budget = split_label(label)
-        return (rank.get(name, 3), names.index(name) if name in names else 99, -(budget or 0), label)
+        group = 1 if name.startswith("teacher") else rank.get(name, 3)  # retrained teachers beside the teacher
+        return (group, names.index(name) if name in names else 99, -(budget or 0), label)
 
     return sorted(labels, key=key)
 
