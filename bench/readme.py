@@ -24,7 +24,8 @@ def eval_commands(df: pd.DataFrame, costs: dict[str, dict] | None = None) -> lis
     costed: dict[tuple, bool] = {}  # --no-cost only where no run of the group measured the cost
     for label, cfg in zip(df["policy"], df["config"], strict=True):
         where = (cfg.get("checkpoint"), cfg.get("out", "results"))  # a replicate: other weights, other folder
-        key = (cfg["policy"], cfg.get("budget"), tuple(cfg["suites"]), tuple(cfg.get("tasks") or ()), where)
+        run = (cfg["policy"], cfg.get("budget"), cfg.get("exec_steps"))  # exec_steps: another execution horizon
+        key = (*run, tuple(cfg["suites"]), tuple(cfg.get("tasks") or ()), where)
         # cost runs probe the first suite; cost/<label>.json is the main run's, not a replicate's (other --out)
         measured = where[1] == "results" and costs.get(label, {}).get("suite") == cfg["suites"][0]
         costed[key] = costed.get(key, False) or cfg.get("cost", True) or measured
@@ -35,6 +36,8 @@ def eval_commands(df: pd.DataFrame, costs: dict[str, dict] | None = None) -> lis
         parts = ["python -m bench.run", f"--policy {cfg['policy']}"]
         if cfg.get("budget") is not None:
             parts.append(f"--budget {cfg['budget']:g}")
+        if cfg.get("exec_steps") is not None:
+            parts.append(f"--exec-steps {cfg['exec_steps']}")
         parts.append("--suite " + " ".join(cfg["suites"]))
         if cfg.get("tasks") is not None:
             parts.append("--tasks " + " ".join(map(str, cfg["tasks"])))

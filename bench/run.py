@@ -53,6 +53,7 @@ class RunConfig:
     cost: bool = True  # VLA policies: FLOPs and batch-1 latency per call after the episodes
     checkpoint: str | None = None  # teacher/student weights folder (default: the committed one)
     budget: float | None = None  # routed students: which trained budget
+    exec_steps: int | None = None  # VLA policies: actions executed per predicted chunk (default: the config's)
     weights_sha1: str | None = field(default=None, init=False)  # of the files the policy loads (set on init)
 
     def __post_init__(self) -> None:
@@ -70,7 +71,7 @@ class RunConfig:
             raise ValueError("workers must be >= 1")
         if self.backend not in ("process", "ray"):
             raise ValueError(f"backend must be 'process' or 'ray', got {self.backend!r}")
-        from policies.registry import policy_env_kwargs, weights_sha1
+        from policies.registry import policy_chunk, policy_env_kwargs, weights_sha1
 
         routed = getattr(POLICIES[self.policy], "routed", False)
         if self.budget is not None and not routed:
@@ -78,14 +79,22 @@ class RunConfig:
         if routed and self.budget is None:
             self.budget = 0.5
         policy_env_kwargs(self.policy, **policy_kwargs(self))  # checks the checkpoint before any episode
+        if self.exec_steps is not None:
+            chunk = policy_chunk(self.policy, **policy_kwargs(self))
+            if chunk is None:
+                raise ValueError(f"--exec-steps applies to the VLA policies (action chunks), not to {self.policy!r}")
+            if not 1 <= self.exec_steps <= chunk:
+                raise ValueError(f"--exec-steps must be in [1, {chunk}] (the actions {self.policy} predicts per call)")
         self.weights_sha1 = weights_sha1(self.policy, **policy_kwargs(self))
         if getattr(POLICIES[self.policy], "needs_images", True) or self.video:
             envs.check_gl()
 
     @property
     def label(self) -> str:
-        """The policy as named in results: routed students carry their budget (``student_b0.5``)."""
-        return self.policy if self.budget is None else f"{self.policy}_b{self.budget:g}"
+        """The policy as named in results: a chosen execution horizon and routed students' budget are part
+        of it (``teacher_x4``: replanning every 4 steps; ``student_b0.5``, ``student_x4_b0.5``)."""
+        name = self.policy if self.exec_steps is None else f"{self.policy}_x{self.exec_steps}"
+        return name if self.budget is None else f"{name}_b{self.budget:g}"
 
 
 def git_commit() -> str:
@@ -110,6 +119,8 @@ def policy_kwargs(cfg: RunConfig) -> dict[str, Any]:
     kw: dict[str, Any] = {"checkpoint": cfg.checkpoint} if cfg.checkpoint else {}
     if cfg.budget is not None:
         kw["budget"] = cfg.budget
+    if cfg.exec_steps is not None:
+        kw["exec_steps"] = cfg.exec_steps
     return kw
 
 
@@ -369,6 +380,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", default=d.out)
     p.add_argument("--video", action="store_true", help="save an mp4 per episode under <out>/videos")
     p.add_argument("--budget", type=float, default=None, help="routed students: the trained budget to load")
+    p.add_argument(
+        "--exec-steps",
+        type=int,
+        default=None,
+        help="VLA policies: actions executed per predicted chunk before "
+        "predicting again (default: the checkpoint's, the whole chunk); results go under <policy>_x<N>",
+    )
     p.add_argument("--no-cost", dest="cost", action="store_false", help="skip the FLOPs/latency measurement")
     p.add_argument("--checkpoint", default=None, help="weights folder for teacher/student (default: committed)")
     a = vars(p.parse_args(argv))

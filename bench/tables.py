@@ -48,9 +48,16 @@ def split_label(label: str) -> tuple[str, float | None]:
     return label, None
 
 
+def split_exec(name: str) -> tuple[str, int | None]:
+    """``"teacher_x4"`` -> ("teacher", 4): a policy run with ``bench.run --exec-steps 4``."""
+    base, sep, steps = name.rpartition("_x")
+    return (base, int(steps)) if sep and base and steps.isdigit() else (name, None)
+
+
 def display(label: str) -> str:
     name, budget = split_label(label)
-    base = METHOD_NAMES.get(name, name)
+    name, steps = split_exec(name)
+    base = METHOD_NAMES.get(name, name) + (f", replanning every {steps} steps" if steps else "")
     return base if budget is None else f"{base} @ {budget:g}"
 
 
@@ -82,6 +89,7 @@ def _order(labels) -> list[str]:
 
     def key(label: str):
         name, budget = split_label(label)
+        name = split_exec(name)[0]
         group = 1 if name.startswith("teacher") else rank.get(name, 3)  # retrained teachers beside the teacher
         return (group, names.index(name) if name in names else 99, -(budget or 0), label)
 
@@ -172,7 +180,7 @@ def ablation_table(df: pd.DataFrame, costs: dict[str, dict], budget: float = 0.5
     out = []
     for policy in _order(rates.policy.unique()):
         g = rates[rates.policy == policy].set_index("column")
-        row: dict = {"method": METHOD_NAMES.get(split_label(policy)[0], policy)}
+        row: dict = {"method": display(split_label(policy)[0])}
         for c in cols:
             row[c] = _cell(g.loc[c]) if c in g.index else ""
         p = pooled.loc[policy]

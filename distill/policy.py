@@ -18,8 +18,8 @@ class StudentPolicy(VLAPolicy):
 
     name = "student"
 
-    def __init__(self, student: RoutedVLA, threads: int | None = None) -> None:
-        super().__init__(student.vla, threads)
+    def __init__(self, student: RoutedVLA, threads: int | None = None, exec_steps: int | None = None) -> None:
+        super().__init__(student.vla, threads, exec_steps)
         self.student = student.eval()
         self.teacher_dir = getattr(student, "teacher_dir", None)  # for interleaved cost comparisons
 

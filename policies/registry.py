@@ -181,6 +181,15 @@ def policy_env_kwargs(name: str, **kwargs: Any) -> dict[str, Any]:
     return fn(**kwargs) if fn else {}
 
 
+def policy_chunk(name: str, **kwargs: Any) -> int | None:
+    """Actions per model call of a registered VLA policy (its ``config.json``); None without weights."""
+    from policies.vla.config import VLAConfig
+
+    fn = getattr(POLICIES[name], "weights", None)
+    configs = [Path(f) / "config.json" for f in (fn(**kwargs) if fn else [])]
+    return next((VLAConfig.load(c).chunk for c in configs if c.exists()), None)
+
+
 WEIGHT_FILES = ("config.json", "student.json")  # besides every *.safetensors: the configs that shape the model
 
 

@@ -84,6 +84,9 @@ def test_run_bad_input_exits_2(tmp_path):
         ["--policy", "student", "--budget", "1.5"],
         ["--policy", "student", "--budget", "0.3"],  # not a trained budget: the message lists those that are
         ["--policy", "expert", "--budget", "0.5"],
+        ["--policy", "expert", "--exec-steps", "4"],  # no action chunks
+        ["--policy", "teacher", "--exec-steps", "9"],  # more than the 8 actions it predicts per call
+        ["--policy", "teacher", "--exec-steps", "0"],
     ):
         r = subprocess.run(
             [sys.executable, "-m", "bench.run", *bad, "--out", str(tmp_path)], capture_output=True, text=True

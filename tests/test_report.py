@@ -110,6 +110,26 @@ def test_eval_commands_collapse_resumed_extensions() -> None:
     assert not eval_commands(df, {"student_b0.5": {"suite": "libero_spatial"}})[1].endswith("--no-cost")
     # a cost file measured on another suite does not make this group costed
     assert eval_commands(df, {"student_b0.5": {"suite": "robosuite"}})[1].endswith("--no-cost")
+    # another execution horizon is another run, not an extension
+    x4 = base | {"episodes_per_task": 10, "workers": 2, "exec_steps": 4, "cost": False}
+    cmds = eval_commands(pd.DataFrame({"policy": ["teacher", "teacher_x4"], "config": [cfgs[0], x4]}))
+    assert cmds[1] == (
+        "python -m bench.run --policy teacher --exec-steps 4 --suite libero_spatial --episodes-per-task 10"
+        " --workers 2 --no-cost"
+    )
+
+
+def test_exec_labels_name_and_order() -> None:
+    from bench.tables import _order, display, split_exec
+
+    assert split_exec("teacher_x4") == ("teacher", 4) and split_exec("teacher_obj50") == ("teacher_obj50", None)
+    assert display("student_x4_b0.5") == "ActDistill, replanning every 4 steps @ 0.5"
+    assert _order(["nograph_b0.5", "student_x4_b0.5", "teacher_x4", "teacher"]) == [
+        "teacher",
+        "teacher_x4",
+        "student_x4_b0.5",
+        "nograph_b0.5",
+    ]
 
 
 def test_every_vla_policy_has_a_table_name_and_a_marker() -> None:

@@ -101,6 +101,16 @@ def test_policy_executes_chunk_open_loop_then_replans() -> None:
         p.select_action(obs(96))
 
 
+def test_execution_horizon_overrides_the_config() -> None:
+    p = VLAPolicy(tiny(exec_steps=4), exec_steps=2)
+    p.reset()
+    for _ in range(5):
+        p.select_action(obs())
+    assert len(p.call_ms) == 3  # calls at steps 0, 2, 4
+    with pytest.raises(ValueError, match="exec_steps must be in"):
+        VLAPolicy(tiny(), exec_steps=5)  # the tiny model predicts 4 actions per call
+
+
 def test_flops_include_cpu_attention() -> None:
     m = tiny()
     x = torch.randn(1, m.cfg.num_tokens, 32)

@@ -1,6 +1,7 @@
 """The teacher VLA as a registered policy: action chunks executed open-loop.
 
-Every ``exec_steps`` env steps (8 by default, the whole chunk) the policy encodes both camera images,
+Every ``exec_steps`` env steps (the config's, 8 by default: the whole chunk; ``exec_steps=`` overrides it at
+inference, ``bench.run --exec-steps``) the policy encodes both camera images,
 runs the model once and queues the predicted actions; the steps in between replay the queue without
 looking at the observation (no temporal ensembling: it would need a model call per step, about 8x the
 compute, for no gain seen in the prototype). The instruction is encoded once per distinct instruction.
@@ -31,10 +32,13 @@ class VLAPolicy(Policy):
 
     name = "teacher"
 
-    def __init__(self, model: VLA, threads: int | None = None) -> None:
+    def __init__(self, model: VLA, threads: int | None = None, exec_steps: int | None = None) -> None:
         self.model = model.eval()
         self.cfg = model.cfg
         self.threads = threads
+        self.exec_steps = self.cfg.exec_steps if exec_steps is None else exec_steps
+        if not 1 <= self.exec_steps <= self.cfg.chunk:
+            raise ValueError(f"exec_steps must be in [1, chunk={self.cfg.chunk}], got {self.exec_steps}")
         self.images = image_encoder()
         self.text = text_encoder()
         self._lang: dict[str, torch.Tensor] = {}
@@ -91,7 +95,7 @@ class VLAPolicy(Policy):
             self.call_ms.append(1e3 * (time.perf_counter() - t0))
             if self.threads:
                 torch.set_num_threads(prev)
-            self.queue.extend(chunk[: self.cfg.exec_steps])
+            self.queue.extend(chunk[: self.exec_steps])
         return np.clip(self.queue.popleft(), -1.0, 1.0)
 
     def episode_stats(self) -> dict[str, Any]:
