@@ -4,7 +4,8 @@ Every ``exec_steps`` env steps (the config's, 8 by default: the whole chunk; ``e
 inference, ``bench.run --exec-steps``) the policy encodes both camera images,
 runs the model once and queues the predicted actions; the steps in between replay the queue without
 looking at the observation (no temporal ensembling: it would need a model call per step, about 8x the
-compute, for no gain seen in the prototype). The instruction is encoded once per distinct instruction.
+compute, for no gain seen in the prototype; replanning every 4 steps measured 13 points worse, README).
+The instruction is encoded once per distinct instruction.
 """
 
 from __future__ import annotations
