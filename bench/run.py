@@ -147,11 +147,7 @@ def _episode(job: tuple[RunConfig, str, int, int]) -> dict[str, Any]:
     frames: list | None = [] if cfg.video else None
     rec = rollout(env, policy, seed=cfg.seed + 1000 * task_id + k, init_state=k, video=frames)
     if frames:
-        import imageio
-
-        vpath = Path(cfg.out) / "videos" / cfg.label / f"{suite}_task{task_id}_init{k}.mp4"
-        vpath.parent.mkdir(parents=True, exist_ok=True)
-        imageio.mimsave(vpath, frames, fps=20)
+        save_video(frames, Path(cfg.out) / "videos" / cfg.label / f"{suite}_task{task_id}_init{k}.mp4")
     u = env.unwrapped
     return {
         **rec,
@@ -164,6 +160,14 @@ def _episode(job: tuple[RunConfig, str, int, int]) -> dict[str, Any]:
         "max_steps": u.max_episode_steps,
         "env": u.describe(),
     }
+
+
+def save_video(frames: list, path: Path, fps: int = 20) -> None:
+    """Writes RGB frames (HxWx3 uint8) as an mp4."""
+    import imageio
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    imageio.mimsave(path, frames, fps=fps)
 
 
 class StaleRecordsError(ValueError):

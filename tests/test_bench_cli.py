@@ -193,3 +193,16 @@ def test_scaling_runs_same_episodes_per_worker_count(tmp_path):
     assert [r["workers"] for r in result["runs"]] == [1, 2]
     assert all(r["episodes"] == 2 and r["episodes_per_min"] > 0 for r in result["runs"])
     assert result["identical_episodes"] is True
+
+
+def test_video_writes_an_mp4(tmp_path):
+    """``bench.run --video`` needs an mp4 writer on a fresh install (imageio's ffmpeg plugin)."""
+    import imageio.v3 as iio
+    import numpy as np
+
+    from bench.run import save_video
+
+    frames = [np.full((96, 192, 3), 20 * i, np.uint8) for i in range(5)]
+    path = tmp_path / "videos" / "ep.mp4"
+    save_video(frames, path)
+    assert iio.imread(path).shape[:2] == (5, 96)
