@@ -19,7 +19,7 @@ import math
 import tempfile
 from pathlib import Path
 
-from bench import run
+from bench import measure, run
 from bench.cost import mean_call_gflops
 from bench.metrics import wilson
 
@@ -42,7 +42,7 @@ def record(name: str, policy: str, budget: float | None, path: Path = FLOORS, wo
             successes += sum(r["success"] for r in records)
             episodes += len(records)
             fractions += [r["layer_fraction"] for r in records if r.get("layer_fraction") is not None]
-        cost = run.measure_cost(
+        cost = measure.measure_cost(
             run.RunConfig(policy=policy, budget=budget, suites=["libero_spatial"], out=tmp), latency=False
         )
     entry = {

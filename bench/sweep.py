@@ -21,13 +21,13 @@ from itertools import zip_longest
 from tqdm import tqdm
 
 from bench.interrupt import RunInterrupted, exit_interrupted, graceful_stop
+from bench.measure import print_cost
 from bench.run import (
     RunConfig,
     StaleRecordsError,
     _episode,
     git_commit,
     missing_jobs,
-    print_cost,
     recorded,
     requested,
     store,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import run
+from bench import measure, run
 from bench.cost import mean_call_gflops
 
 pytestmark = pytest.mark.sim
@@ -51,7 +51,7 @@ def test_success_floor_and_flops(name: str, tmp_path) -> None:
     if "layer_fraction_max" in spec:  # routed students: realised fraction over these episodes
         assert fractions and sum(fractions) / len(fractions) <= spec["layer_fraction_max"]
     if checkpoint is None:
-        cost = run.measure_cost(
+        cost = measure.measure_cost(
             run.RunConfig(
                 policy=spec["policy"], budget=spec.get("budget"), suites=["libero_spatial"], out=str(tmp_path)
             ),

@@ -1,0 +1,110 @@
+"""Cost of a VLA policy measured after its episodes: FLOPs per call and batch-1 latency, interleaved with
+its teacher for routed students (speedups as ratios of medians, Amdahl bound); ``<out>/cost/<label>.json``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import envs
+from bench.run import RunConfig, git_commit, policy_kwargs
+
+
+def measure_cost(cfg: RunConfig, fractions: list[float] | None = None, latency: bool = True) -> dict[str, Any] | None:
+    """FLOPs of a probe call (first observation) and batch-1 latency on the calls of short rollouts.
+
+    Only for policies with a ``model`` (the VLAs); written to ``<out>/cost/<policy>.json``.
+    """
+    from bench import cost
+    from policies import make_policy
+    from policies.registry import policy_env_kwargs
+
+    kw = policy_kwargs(cfg)
+    suite = cfg.suites[0]
+    task = cfg.tasks[0] if cfg.tasks else 0
+    env = envs.make_env(suite, task, **{"image_size": cfg.image_size, **policy_env_kwargs(cfg.policy, **kw)})
+    try:
+        policy = make_policy(cfg.policy, env, **kw)
+        if not hasattr(policy, "model"):
+            return None
+        probe = env.reset(seed=cfg.seed, options={"init_state": 0})[0]
+        obs = _call_observations(env, policy, cfg.seed, range(4)) if latency else []
+    finally:
+        env.close()
+    result = {"policy": cfg.label, "suite": suite, "task_id": task, **cost.flops(policy, probe)}
+    if not latency:
+        return result
+    if getattr(policy, "teacher_dir", None) is None:
+        result.update(cost.latency({cfg.label: policy}, obs, calls=60, warmup=10, threads=2)[cfg.label])
+    else:  # a routed student: interleaved with its teacher, speedups as ratios of medians
+        from policies.vla.policy import load_teacher
+
+        teacher = load_teacher(policy.teacher_dir)
+        lat = cost.latency({"teacher": teacher, cfg.label: policy}, obs, calls=60, warmup=10, threads=2)
+        result.update(lat[cfg.label])
+        result.update(cost.compare(cost.flops(teacher, probe), lat["teacher"], result, fractions))
+        frac = _fraction(policy, obs)  # None: an unrouted model (dense) runs all of its own layers
+        result["timed_calls_fraction"] = result["layer_fraction"] if frac is None else frac
+    result["threads"] = 2
+    result["weights_sha1"] = cfg.weights_sha1
+    result["code"] = git_commit()  # cost figures depend on the inference code, not only the weights
+    path = Path(cfg.out) / "cost" / f"{cfg.label}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def _call_observations(env, policy, seed: int, init_states, steps: int = 96) -> list[dict[str, Any]]:
+    """The observations at which ``policy`` calls its model in the first ``steps`` steps of a few
+    episodes: latency is timed on these, so routed policies route as they do in the episodes."""
+    out = []
+    for k in init_states:
+        obs = env.reset(seed=seed + k, options={"init_state": k})[0]
+        policy.reset()
+        for _ in range(steps):
+            if policy.needs_images_next():
+                out.append(obs)
+            obs, _, terminated, truncated, _ = env.step(policy.select_action(obs))
+            if terminated or truncated:
+                break
+    policy.reset()
+    return out
+
+
+def _fraction(policy, obs: list[dict[str, Any]]) -> float | None:
+    """Mean fraction of trunk layers the policy runs on these observations (None: not routed)."""
+    import torch
+
+    from bench.cost import call_parts
+
+    with torch.inference_mode():
+        keeps = [policy.trunk(call_parts(policy, o)["tokens"])[1] for o in obs]
+    if any(k is None for k in keeps):
+        return None
+    return float(sum(sum(k) for k in keeps) / sum(len(k) for k in keeps))
+
+
+def print_cost(cfg: RunConfig, records: list[dict[str, Any]]) -> None:
+    """Measures and prints the cost of a VLA policy, with the realised layer fractions of ``records``."""
+    c = measure_cost(cfg, [r["layer_fraction"] for r in records if r.get("layer_fraction") is not None])
+    if c:
+        print(format_cost(c))
+
+
+def format_cost(c: dict[str, Any]) -> str:
+    extra = ""
+    if "speedup_call" in c:
+        extra = (
+            f"\nvs teacher: realised fraction {c['layer_fraction']:.3f}; mean call over the episodes "
+            f"{c['gflops_call_mean']:.3f} GFLOP whole, {c['gflops_trunk_mean']:.3f} GFLOP trunk, "
+            f"trunk FLOPs {100 * c['trunk_flops_ratio']:.1f}%, "
+            f"trunk speedup {c['speedup_trunk']:.2f}x, whole-call speedup {c['speedup_call']:.2f}x "
+            f"(Amdahl bound {c['amdahl_bound']:.2f}x: {100 * c['speedup_call'] / c['amdahl_bound']:.0f}% of it)"
+        )
+    return (
+        f"FLOPs per call: {c['gflops_call']:.3f} GFLOP whole, {c['gflops_trunk']:.3f} GFLOP trunk "
+        f"({100 * c['trunk_flops_share']:.1f}%); instruction encoding {c['gflops_instruction']:.3f} GFLOP once per "
+        f"episode\nlatency per call (batch 1, {c['threads']} threads, median of {c['calls']}): {c['call_ms']:.1f} ms "
+        f"whole, {c['trunk_ms']:.1f} ms trunk: trunk share of time {100 * c['trunk_time_share']:.1f}%"
+    ) + extra
