@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import envs
 from bench.run import RunConfig, git_commit, policy_kwargs
 
 
@@ -16,6 +15,7 @@ def measure_cost(cfg: RunConfig, fractions: list[float] | None = None, latency: 
 
     Only for policies with a ``model`` (the VLAs); written to ``<out>/cost/<policy>.json``.
     """
+    import envs  # after bench.run, which turns a broken GL backend into a clean error
     from bench import cost
     from policies import make_policy
     from policies.registry import policy_env_kwargs

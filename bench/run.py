@@ -17,7 +17,7 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +71,7 @@ class RunConfig:
             raise ValueError("workers must be >= 1")
         if self.backend not in ("process", "ray"):
             raise ValueError(f"backend must be 'process' or 'ray', got {self.backend!r}")
-        from policies.registry import policy_chunk, policy_env_kwargs, weights_sha1
+        from policies.registry import policy_config, policy_env_kwargs, weights_sha1
 
         routed = getattr(POLICIES[self.policy], "routed", False)
         if self.budget is not None and not routed:
@@ -80,11 +80,10 @@ class RunConfig:
             self.budget = 0.5
         policy_env_kwargs(self.policy, **policy_kwargs(self))  # checks the checkpoint before any episode
         if self.exec_steps is not None:
-            chunk = policy_chunk(self.policy, **policy_kwargs(self))
-            if chunk is None:
+            config = policy_config(self.policy, **policy_kwargs(self))
+            if config is None:
                 raise ValueError(f"--exec-steps applies to the VLA policies (action chunks), not to {self.policy!r}")
-            if not 1 <= self.exec_steps <= chunk:
-                raise ValueError(f"--exec-steps must be in [1, {chunk}] (the actions {self.policy} predicts per call)")
+            replace(config, exec_steps=self.exec_steps)  # the config's own check: 1 <= exec_steps <= chunk
         self.weights_sha1 = weights_sha1(self.policy, **policy_kwargs(self))
         if getattr(POLICIES[self.policy], "needs_images", True) or self.video:
             envs.check_gl()

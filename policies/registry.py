@@ -5,11 +5,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 
 from policies.base import Policy
+
+if TYPE_CHECKING:
+    from policies.vla.config import VLAConfig
 
 PolicyFactory = Callable[..., Policy]
 POLICIES: dict[str, PolicyFactory] = {}
@@ -181,13 +184,14 @@ def policy_env_kwargs(name: str, **kwargs: Any) -> dict[str, Any]:
     return fn(**kwargs) if fn else {}
 
 
-def policy_chunk(name: str, **kwargs: Any) -> int | None:
-    """Actions per model call of a registered VLA policy (its ``config.json``); None without weights."""
+def policy_config(name: str, **kwargs: Any) -> VLAConfig | None:
+    """The ``config.json`` of a registered VLA policy's weights (the teacher's for a student stored as a
+    difference); None for policies without weights."""
     from policies.vla.config import VLAConfig
 
     fn = getattr(POLICIES[name], "weights", None)
     configs = [Path(f) / "config.json" for f in (fn(**kwargs) if fn else [])]
-    return next((VLAConfig.load(c).chunk for c in configs if c.exists()), None)
+    return next((VLAConfig.load(c) for c in configs if c.exists()), None)
 
 
 WEIGHT_FILES = ("config.json", "student.json")  # besides every *.safetensors: the configs that shape the model

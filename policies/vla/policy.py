@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +36,9 @@ class VLAPolicy(Policy):
 
     def __init__(self, model: VLA, threads: int | None = None, exec_steps: int | None = None) -> None:
         self.model = model.eval()
-        self.cfg = model.cfg
+        # an inference-time execution horizon is the config's own field, validated by it
+        self.cfg = model.cfg if exec_steps is None else replace(model.cfg, exec_steps=exec_steps)
         self.threads = threads
-        self.exec_steps = self.cfg.exec_steps if exec_steps is None else exec_steps
-        if not 1 <= self.exec_steps <= self.cfg.chunk:
-            raise ValueError(f"exec_steps must be in [1, chunk={self.cfg.chunk}], got {self.exec_steps}")
         self.images = image_encoder()
         self.text = text_encoder()
         self._lang: dict[str, torch.Tensor] = {}
@@ -96,7 +95,7 @@ class VLAPolicy(Policy):
             self.call_ms.append(1e3 * (time.perf_counter() - t0))
             if self.threads:
                 torch.set_num_threads(prev)
-            self.queue.extend(chunk[: self.exec_steps])
+            self.queue.extend(chunk[: self.cfg.exec_steps])
         return np.clip(self.queue.popleft(), -1.0, 1.0)
 
     def episode_stats(self) -> dict[str, Any]:
