@@ -1,8 +1,10 @@
 """Students stored as what differs from the teacher: router weights + the parameters training changed.
 
 Folder layout: ``student.safetensors`` (float16; router and changed teacher tensors) and
-``student.json`` (StudentConfig, the teacher folder it applies to, realised fraction on validation).
-Loading assembles teacher + difference; no probes, graph network or relaxed gates are stored.
+``student.json`` (StudentConfig, the teacher folder it applies to and that teacher's fingerprint, realised
+fraction on validation). Loading assembles teacher + difference and refuses a teacher other than the one
+the student was derived from (the tensors not stored, e.g. the action normalisation, come from it); no
+probes, graph network or relaxed gates are stored.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from safetensors.torch import load_file, save_file
 
 from distill.router import RouterConfig
 from distill.student import RoutedVLA, StudentConfig
-from policies.vla.checkpoint import CheckpointError, load_vla
+from policies.vla.checkpoint import CheckpointError, fingerprint, load_vla
 from policies.vla.model import VLA
 
 WEIGHTS, CONFIG = "student.safetensors", "student.json"
@@ -37,7 +39,12 @@ def save_student(student: RoutedVLA, teacher: VLA, folder: str | Path, teacher_d
             continue  # unchanged teacher tensor: not stored
         out[k] = v16.contiguous()
     save_file(out, str(folder / WEIGHTS))
-    cfg = {"student": asdict(student.cfg), "teacher": teacher_dir, **meta}
+    cfg = {
+        "student": asdict(student.cfg),
+        "teacher": teacher_dir,
+        "teacher_sha1": fingerprint(folder / teacher_dir),
+        **meta,
+    }
     (folder / CONFIG).write_text(json.dumps(cfg, indent=2) + "\n")
     return folder
 
@@ -53,6 +60,12 @@ def load_student(folder: str | Path, teacher_dir: str | Path | None = None) -> R
     cfg = StudentConfig(**scfg)
     teacher_path = Path(teacher_dir) if teacher_dir else student_teacher_dir(folder)
     teacher = load_vla(teacher_path)
+    derived, found = raw.get("teacher_sha1"), fingerprint(teacher_path)  # students saved before it: unchecked
+    if derived is not None and derived != found:
+        raise CheckpointError(
+            f"student {folder} was derived from another teacher than {teacher_path} holds now (teacher sha1 "
+            f"{derived[:12]}, found {found[:12]}): re-derive it (python -m distill.run) or restore that teacher"
+        )
     student = RoutedVLA(copy.deepcopy(teacher), cfg)
     try:
         diff = load_file(str(folder / WEIGHTS))

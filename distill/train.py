@@ -28,7 +28,7 @@ from distill.losses import node_loss, prior_targets, relation_loss, routing_loss
 from distill.router import RouterConfig
 from distill.student import RoutedVLA, StudentConfig
 from policies.train import atomic_save, perturb_state, pick_device, record_training
-from policies.vla.checkpoint import load_vla
+from policies.vla.checkpoint import fingerprint, load_vla
 from policies.vla.data import FrameSet, load_frames
 from policies.vla.model import VLA
 
@@ -126,9 +126,13 @@ _STAGE2_ONLY = (
 
 
 def resume_key(cfg: DistillConfig, stage: int) -> dict:
-    """The settings a resumable checkpoint of ``stage`` (1: graph + probes, 2: a student) depends on."""
+    """The settings a resumable checkpoint of ``stage`` (1: graph + probes, 2: a student) depends on,
+    and the teacher's weights (a teacher retrained in the same folder does not resume the old run)."""
     skip = _RUN_ONLY + (_STAGE2_ONLY + ("stage1_steps",) if stage == 1 else ())
-    return {k: v for k, v in asdict(cfg).items() if k not in skip}
+    key = {k: v for k, v in asdict(cfg).items() if k not in skip}
+    if Path(cfg.teacher).is_dir():  # else loading the teacher fails with its own error
+        key["teacher_sha1"] = fingerprint(cfg.teacher)
+    return key
 
 
 def uses_graph(cfg: DistillConfig) -> bool:

@@ -194,19 +194,15 @@ def policy_config(name: str, **kwargs: Any) -> VLAConfig | None:
     return next((VLAConfig.load(c) for c in configs if c.exists()), None)
 
 
-WEIGHT_FILES = ("config.json", "student.json")  # besides every *.safetensors: the configs that shape the model
-
-
 def weights_sha1(name: str, **kwargs: Any) -> str | None:
     """SHA-1 over the weight and config files a registered policy loads; None for policies without weights
     (the scripted expert). Episode records carry it so results of retrained weights are never mixed."""
     fn = getattr(POLICIES[name], "weights", None)
     if fn is None:
         return None
+    from policies.vla.checkpoint import digest_folder
+
     h = hashlib.sha1()
     for folder in fn(**kwargs):
-        for f in sorted(Path(folder).iterdir()):
-            if f.suffix == ".safetensors" or f.name in WEIGHT_FILES:
-                h.update(f.name.encode())
-                h.update(f.read_bytes())
+        digest_folder(h, folder)
     return h.hexdigest()

@@ -26,7 +26,7 @@ from distill.train import (
     uses_distill,
     uses_graph,
 )
-from policies.vla.checkpoint import save_vla
+from policies.vla.checkpoint import CheckpointError, save_vla
 from policies.vla.config import VLAConfig
 from policies.vla.model import VLA
 
@@ -188,6 +188,12 @@ def test_distill_end_to_end(tmp_path, capsys, method, graph, router, relation) -
             == 0
         )
         assert "--batch-size 8 --seed 1   #" in training_commands(tmp_path / "results")[1]
+        torch.manual_seed(1)  # the teacher retrained in its folder: its students and runs no longer apply
+        save_vla(VLA(VLAConfig(**TINY)), cfg.teacher)
+        with pytest.raises(CheckpointError, match="derived from another teacher"):
+            load_student(folder)
+        with pytest.raises(ResumeMismatch, match="teacher_sha1"):
+            run(cfg)
 
 
 def test_loss_weight_ablations(tmp_path, monkeypatch) -> None:

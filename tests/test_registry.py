@@ -36,13 +36,14 @@ def test_weights_sha1_covers_weights_and_configs(tmp_path):
     import shutil
 
     from policies.registry import weights_sha1
+    from policies.vla.checkpoint import fingerprint
     from policies.vla.policy import DEFAULT_TEACHER
 
     assert weights_sha1("expert") is None  # scripted: no weights
     copy = tmp_path / "teacher"
     shutil.copytree(DEFAULT_TEACHER, copy)
     sha = weights_sha1("teacher")
-    assert weights_sha1("teacher", checkpoint=str(copy)) == sha
+    assert weights_sha1("teacher", checkpoint=str(copy)) == sha == fingerprint(copy)
     (copy / "train.json").write_text("{}")  # training metadata: not part of the model
     assert weights_sha1("teacher", checkpoint=str(copy)) == sha
     with open(copy / "model.safetensors", "r+b") as f:

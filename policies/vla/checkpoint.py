@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -14,10 +15,27 @@ from policies.vla.config import VLAConfig
 from policies.vla.model import VLA
 
 WEIGHTS, CONFIG, META = "model.safetensors", "config.json", "train.json"
+FINGERPRINTED = ("config.json", "student.json")  # besides every *.safetensors: the configs that shape a model
 
 
 class CheckpointError(ValueError):
     """A checkpoint folder that is missing, truncated or does not match its config."""
+
+
+def digest_folder(h: hashlib._Hash, folder: str | Path) -> None:
+    """Feeds the weight and config files of ``folder`` (every ``*.safetensors``, ``config.json``,
+    ``student.json``; not training metadata) to the hash ``h``, in name order."""
+    for f in sorted(Path(folder).iterdir()):
+        if f.suffix == ".safetensors" or f.name in FINGERPRINTED:
+            h.update(f.name.encode())
+            h.update(f.read_bytes())
+
+
+def fingerprint(folder: str | Path) -> str:
+    """SHA-1 of a checkpoint folder's weight and config files (a teacher's equals its ``weights_sha1``)."""
+    h = hashlib.sha1()
+    digest_folder(h, folder)
+    return h.hexdigest()
 
 
 def save_vla(model: VLA, folder: str | Path, meta: dict[str, Any] | None = None) -> Path:
