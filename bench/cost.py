@@ -54,7 +54,10 @@ def flops(policy: VLAPolicy, obs: dict[str, Any]) -> dict[str, float]:
     """GFLOPs of one call (whole and trunk) and of encoding the instruction (once per episode)."""
     parts = call_parts(policy, obs)
     m = policy.model
+    router = getattr(getattr(policy, "student", None), "router", None)
     policy.images.use_jit = False  # the traced graph hides its ops from FlopCounterMode
+    if hasattr(router, "use_numpy"):  # so do the numpy gates: count the same arithmetic in torch
+        router.use_numpy = False
     try:
         with torch.inference_mode():
             trunk = count_flops(policy.trunk, parts["tokens"])
@@ -62,6 +65,8 @@ def flops(policy: VLAPolicy, obs: dict[str, Any]) -> dict[str, float]:
             text = count_flops(policy.text, [obs["instruction"]])
     finally:
         policy.images.use_jit = True
+        if hasattr(router, "use_numpy"):
+            router.use_numpy = True
     with torch.inference_mode():
         keep = policy.trunk(parts["tokens"])[1]
         per_layer = _layer_flops(policy, parts["tokens"])

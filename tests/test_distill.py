@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
@@ -9,6 +10,7 @@ import torch
 from helpers import TINY, obs, write_features
 from safetensors.torch import load_file
 
+from bench.cost import call_parts, count_flops, flops
 from bench.readme import training_commands
 from distill.checkpoint import load_student
 from distill.graph import Encapsulation, GraphConfig, action_change_profile, depth_weights
@@ -56,6 +58,46 @@ def test_route_runs_only_chosen_layers_and_matches_batched(kind: str) -> None:
         assert torch.equal(ki, keep[i : i + 1])
         assert torch.allclose(hi, h[i : i + 1], atol=1e-5)
         assert torch.allclose(hi, student.vla.run_trunk(x[i : i + 1], ki[0].tolist()), atol=1e-5)
+
+
+def test_numpy_gates_compute_the_torch_gates() -> None:
+    """Batch-1 gates run in numpy on views of the parameters: the same logits as the torch modules, after
+    in-place updates and loads too; a deep copy gets its own; FLOP counting runs the torch arithmetic."""
+    student = RoutedVLA(tiny_teacher(), StudentConfig(router=RouterConfig(kind="hidden", init_bias=0.0)))
+    r = student.router
+    torch.manual_seed(1)
+    for p in r.parameters():
+        torch.nn.init.normal_(p, std=0.5)
+    x = torch.randn(20, 1, student.vla.cfg.num_tokens, 32)
+
+    def agree(router) -> None:
+        for h in x:
+            for i in range(student.num_layers):
+                assert router._logit_numpy(i, h[0].numpy()) == pytest.approx(router.logit(i, h).item(), abs=1e-5)
+                router.use_numpy = False
+                decision = router.runs(i, h, 0.1)
+                router.use_numpy = True
+                assert router.runs(i, h, 0.1) == decision
+
+    with torch.no_grad():
+        agree(r)
+        r.gates[2][1].bias.add_(1.0)  # in place (an optimiser step): the views follow
+        agree(r)
+        r.load_state_dict({k: v + 0.1 for k, v in r.state_dict().items()})
+        agree(r)
+        other = copy.deepcopy(r)
+        other.gates[0][1].weight.mul_(2.0)  # the copy has its own parameters and views
+        agree(other)
+        agree(r)
+    policy = StudentPolicy(student)
+    f = flops(policy, obs())
+    r.use_numpy = False
+    with torch.inference_mode():
+        torch_count = count_flops(policy.trunk, call_parts(policy, obs())["tokens"])
+    assert f["gflops_trunk"] == pytest.approx(torch_count / 1e9, rel=1e-9) and r.use_numpy is False
+    r.use_numpy = True
+    flops(policy, obs())
+    assert r.use_numpy  # restored
 
 
 def test_early_exit_stops_when_the_action_settles() -> None:
