@@ -206,3 +206,15 @@ def test_video_writes_an_mp4(tmp_path):
     path = tmp_path / "videos" / "ep.mp4"
     save_video(frames, path)
     assert iio.imread(path).shape[:2] == (5, 96)
+
+
+def test_gates_benchmark_compares_both_gate_paths(tmp_path, capsys):
+    from bench import gates
+
+    gates.main(["--budgets", "0.5", "--rounds", "1", "--calls", "3", "--episodes", "1", "--out", str(tmp_path)])
+    r = json.loads((tmp_path / "gates" / "student_b0.5.json").read_text())
+    assert len(r["rounds"]) == 1 and r["median"]["speedup_trunk_numpy"] > 1 and r["median"]["speedup_trunk_torch"] > 1
+    assert "trunk speedup" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as stop:  # no router: nothing to compare
+        gates.main(["--policy", "teacher", "--out", str(tmp_path)])
+    assert stop.value.code == 2 and "not a routed student" in capsys.readouterr().err
