@@ -90,6 +90,8 @@ def _teacher_variant(folder: str) -> PolicyFactory:
 
 # teacher_obj50: the teacher's recipe on 50 LIBERO-Object demos per task (the 30 of `teacher` + 20 noisy)
 register_policy("teacher_obj50")(_teacher_variant("teacher_obj50"))
+# teacher_big: the teacher's recipe on twice the data or more (80 Spatial, 80 Object demos per task, 100 Lift)
+register_policy("teacher_big")(_teacher_variant("teacher_big"))
 
 
 def _routed(method: str) -> PolicyFactory:
