@@ -27,7 +27,7 @@ from distill.graph import Encapsulation, GraphConfig, action_change_profile, dep
 from distill.losses import node_loss, prior_targets, relation_loss, routing_loss
 from distill.router import RouterConfig
 from distill.student import RoutedVLA, StudentConfig
-from policies.train import atomic_save, perturb_state, pick_device, record_training
+from policies.train import atomic_save, effective_precision, perturb_state, pick_device, record_training
 from policies.vla.checkpoint import fingerprint, load_vla
 from policies.vla.data import FrameSet, load_frames
 from policies.vla.model import VLA
@@ -85,7 +85,7 @@ class DistillConfig:
     seed: int = 0
     threads: int = 2
     device: str = "auto"
-    bf16: bool = True
+    bf16: bool = True  # bf16 autocast where the hardware has native bf16 (policies.train.use_bf16), else fp32
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -389,6 +389,7 @@ def run(cfg: DistillConfig) -> dict[float, dict[str, float]]:
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     device = pick_device(cfg.device)
+    cfg = effective_precision(cfg, device)
     checks = [(stage1_path(cfg), 1)] if uses_graph(cfg) else []
     for path, stage in checks + [(student_path(cfg, b), 2) for b in cfg.budgets]:
         load_resume(path, resume_key(cfg, stage), torch.device("cpu"))  # refuse before loading anything

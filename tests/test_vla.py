@@ -11,7 +11,7 @@ from helpers import TINY, obs, write_features
 
 from bench.cost import count_flops, flops
 from bench.readme import training_commands
-from policies.train import TrainConfig, train
+from policies.train import TrainConfig, train, use_bf16
 from policies.vla.checkpoint import CheckpointError, load_vla, save_vla
 from policies.vla.config import VLAConfig
 from policies.vla.data import chunk_targets, load_frames
@@ -162,3 +162,23 @@ def test_training_resumes_and_exports(tmp_path) -> None:
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log if "val_loss" in r] == [2, 4, 6]
     assert not torch.equal(first.queries, load_vla(tmp_path / "export").queries)
+
+
+def test_bf16_only_where_the_hardware_has_it(tmp_path, monkeypatch, capsys) -> None:
+    """bf16 autocast runs only on native-bf16 hardware; elsewhere training runs (and records) fp32."""
+    cpu = torch.device("cpu")
+    assert not use_bf16(False, cpu)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True, raising=False)
+    assert use_bf16(True, cpu)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    assert not use_bf16(True, cpu)
+    write_features(tmp_path / "feats")
+    cfg = TrainConfig(
+        features=str(tmp_path / "feats"), suites=["libero_spatial"], out=str(tmp_path / "run"),
+        export=str(tmp_path / "export"), results=str(tmp_path / "results"), steps=1, batch_size=4, warmup=1,
+        val_every=2, threads=1, model=VLAConfig(**TINY),
+    )  # fmt: skip
+    train(cfg)
+    assert "bf16 autocast off" in capsys.readouterr().out
+    assert json.loads((tmp_path / "export" / "train.json").read_text())["train_config"]["bf16"] is False
