@@ -74,7 +74,7 @@ def pick_device(name: str) -> torch.device:
 
 def use_bf16(requested: bool, device: torch.device) -> bool:
     """Whether bf16 autocast helps on ``device``: CUDA with bf16 support, or a CPU with native bf16
-    (AVX512-BF16 or AMX). Elsewhere bf16 is emulated: a teacher training step took about 8x the fp32
+    (AVX512-BF16 or AMX). Elsewhere bf16 is emulated: a teacher training step took more than 7x the fp32
     time on a 2-core AVX2-only CPU (more than 35 s against 4.7 s), so training runs in fp32 there."""
     if not requested:
         return False
