@@ -7,13 +7,17 @@ and reported separately. ``FlopCounterMode`` does not count CPU sdpa
 
 Latency: policies measured in one process with ``torch.set_num_threads`` fixed, interleaved call by
 call after warm-up, medians of many calls at batch 1; the trunk alone and the whole call are timed
-separately. Compare ratios, not absolute times across runs.
+separately. Compare ratios, not absolute times across runs. Other processes busy on the CPU while
+timing (a background job) distort even the ratios: the share of the machine's CPU time they used during
+the timed calls is recorded (``other_cpu_share``, from ``/proc/stat``) and a high one is warned about.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -104,6 +108,30 @@ def _whole_call(policy: VLAPolicy, parts: dict[str, Any], clock: list[float] | N
     return m.unnormalise_actions(m.decode(h))
 
 
+CONTENTION_WARN = 0.1  # other processes' share of the CPU above which timings are flagged
+
+
+def cpu_busy_seconds() -> tuple[float, int] | None:
+    """CPU seconds the whole machine has spent busy since boot, and its CPU count (Linux; None elsewhere)."""
+    try:
+        lines = Path("/proc/stat").read_text().splitlines()
+    except OSError:
+        return None
+    v = [int(x) for x in lines[0].split()[1:9]]  # user nice system idle iowait irq softirq steal
+    cpus = sum(1 for ln in lines if ln.startswith("cpu") and ln[3:4].isdigit())
+    return (sum(v) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK"), cpus
+
+
+def other_cpu_share(
+    before: tuple[float, int] | None, after: tuple[float, int] | None, own_s: float, wall_s: float
+) -> float | None:
+    """Share of the machine's CPU time used by other processes between two ``cpu_busy_seconds`` readings,
+    given this process's CPU seconds ``own_s`` over ``wall_s`` (None where /proc/stat is missing)."""
+    if before is None or after is None or wall_s <= 0:
+        return None
+    return min(1.0, max(0.0, (after[0] - before[0] - own_s) / (wall_s * after[1])))
+
+
 def latency(
     policies: dict[str, VLAPolicy], obs: Sequence[dict[str, Any]], calls: int = 60, warmup: int = 10, threads: int = 2
 ) -> dict[str, dict[str, float]]:
@@ -116,6 +144,7 @@ def latency(
     torch.set_num_threads(threads)
     parts = {name: [call_parts(p, o) for o in obs] for name, p in policies.items()}
     times: dict[str, dict[str, list[float]]] = {n: {"call": [], "trunk": []} for n in policies}
+    busy, own, wall = cpu_busy_seconds(), time.process_time(), time.perf_counter()
     with torch.inference_mode():
         for i in range(warmup + calls):
             for name, p in policies.items():
@@ -126,12 +155,24 @@ def latency(
                 if i >= warmup:
                     times[name]["call"].append(1e3 * (t1 - t0))
                     times[name]["trunk"].append(1e3 * (clock[1] - clock[0]))
+    other = other_cpu_share(busy, cpu_busy_seconds(), time.process_time() - own, time.perf_counter() - wall)
     torch.set_num_threads(prev)
     out = {}
     for name, t in times.items():
         call, trunk = float(np.median(t["call"])), float(np.median(t["trunk"]))
         out[name] = {"call_ms": call, "trunk_ms": trunk, "trunk_time_share": trunk / call, "calls": calls}
+        out[name]["other_cpu_share"] = other
     return out
+
+
+def contention_warning(share: float | None) -> str:
+    """A warning line when other processes used the CPU while timing, else ''."""
+    if share is None or share <= CONTENTION_WARN:
+        return ""
+    return (
+        f"warning: other processes used {100 * share:.0f}% of the CPU while timing: the latencies and speedups "
+        "are unreliable (pause them and measure again)"
+    )
 
 
 def amdahl_bound(trunk_share: float, fraction: float) -> float:

@@ -59,14 +59,14 @@ def compare_gates(
     for _ in range(rounds):
         lat = cost.latency({"teacher": teacher, "numpy": fast, "torch": slow}, obs, calls=calls, warmup=10)
         t = lat["teacher"]
-        row = {"teacher_trunk_time_share": t["trunk_time_share"]}
+        row = {"teacher_trunk_time_share": t["trunk_time_share"], "other_cpu_share": t["other_cpu_share"]}
         row["amdahl_bound"] = cost.amdahl_bound(t["trunk_time_share"], f)
         for k in ("numpy", "torch"):
             row[f"speedup_trunk_{k}"] = t["trunk_ms"] / lat[k]["trunk_ms"]
             row[f"speedup_call_{k}"] = t["call_ms"] / lat[k]["call_ms"]
         rows.append(row)
     out["rounds"] = rows
-    out["median"] = {k: float(np.median([r[k] for r in rows])) for k in rows[0]}
+    out["median"] = {k: float(np.median([r[k] for r in rows])) for k in rows[0] if rows[0][k] is not None}
     return out
 
 
@@ -81,6 +81,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--episodes", type=int, default=4, help="short rollouts whose model calls are timed")
     p.add_argument("--out", default="results")
     a = p.parse_args(argv)
+    from bench import cost
+
     for b in a.budgets:
         try:
             r = compare_gates(a.policy, b, a.suite, a.task, a.rounds, a.calls, a.episodes)
@@ -89,6 +91,8 @@ def main(argv: list[str] | None = None) -> None:
         path = Path(a.out) / "gates" / f"{r['policy']}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(r, indent=2) + "\n")
+        if warn := cost.contention_warning(max((x["other_cpu_share"] or 0.0) for x in r["rounds"])):
+            print(warn)
         m = r["median"]
         print(
             f"{r['policy']}: trunk speedup {m['speedup_trunk_numpy']:.2f}x with numpy gates, "

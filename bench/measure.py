@@ -102,6 +102,10 @@ def format_cost(c: dict[str, Any]) -> str:
             f"trunk speedup {c['speedup_trunk']:.2f}x, whole-call speedup {c['speedup_call']:.2f}x "
             f"(Amdahl bound {c['amdahl_bound']:.2f}x: {100 * c['speedup_call'] / c['amdahl_bound']:.0f}% of it)"
         )
+    from bench.cost import contention_warning
+
+    if warn := contention_warning(c.get("other_cpu_share")):
+        extra += f"\n{warn}"
     return (
         f"FLOPs per call: {c['gflops_call']:.3f} GFLOP whole, {c['gflops_trunk']:.3f} GFLOP trunk "
         f"({100 * c['trunk_flops_share']:.1f}%); instruction encoding {c['gflops_instruction']:.3f} GFLOP once per "

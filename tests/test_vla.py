@@ -182,3 +182,25 @@ def test_bf16_only_where_the_hardware_has_it(tmp_path, monkeypatch, capsys) -> N
     train(cfg)
     assert "bf16 autocast off" in capsys.readouterr().out
     assert json.loads((tmp_path / "export" / "train.json").read_text())["train_config"]["bf16"] is False
+
+
+def test_timing_records_other_processes_cpu_share(monkeypatch) -> None:
+    """Latency figures carry the share of the CPU other processes used while timing; a high share is
+    warned about in the printed cost."""
+    from bench import cost
+    from bench.measure import format_cost
+
+    assert cost.other_cpu_share((100.0, 2), (110.0, 2), own_s=2.0, wall_s=5.0) == pytest.approx(0.8)
+    assert cost.other_cpu_share((100.0, 2), (102.0, 2), own_s=2.0, wall_s=5.0) == 0.0
+    assert cost.other_cpu_share(None, (1.0, 2), 0.0, 1.0) is None
+    assert cost.contention_warning(0.05) == "" and "80%" in cost.contention_warning(0.8)
+    reading = cost.cpu_busy_seconds()  # Linux: busy seconds since boot and the CPU count
+    assert reading is None or (reading[0] > 0 and reading[1] >= 1)
+    readings = iter([(100.0, 2), (100.0 + 1e6, 2)])  # as if another process kept both cores busy throughout
+    monkeypatch.setattr(cost, "cpu_busy_seconds", lambda: next(readings))
+    lat = cost.latency({"tiny": VLAPolicy(tiny())}, [obs()], calls=2, warmup=1, threads=1)["tiny"]
+    assert lat["other_cpu_share"] == 1.0
+    c = {"gflops_call": 1.0, "gflops_trunk": 0.8, "trunk_flops_share": 0.8, "gflops_instruction": 0.1, "threads": 1}
+    c |= lat
+    assert "other processes used 100% of the CPU" in format_cost(c)
+    assert "other processes" not in format_cost(c | {"other_cpu_share": 0.0})
