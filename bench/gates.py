@@ -36,12 +36,12 @@ def compare_gates(
     from bench import cost
     from bench.measure import _call_observations, _fraction
     from policies import make_policy
-    from policies.registry import POLICIES
+    from policies.registry import POLICIES, policy_env_kwargs
     from policies.vla.policy import load_teacher
 
     if not getattr(POLICIES.get(policy), "routed", False):
         raise ValueError(f"{policy!r} is not a routed student (e.g. student, nograph)")
-    env = envs.make_env(suite, task, image_size=96)
+    env = envs.make_env(suite, task, **policy_env_kwargs(policy, budget=budget))
     try:
         fast = make_policy(policy, env, budget=budget)
         slow = make_policy(policy, env, budget=budget)

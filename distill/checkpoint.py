@@ -60,8 +60,8 @@ def load_student(folder: str | Path, teacher_dir: str | Path | None = None) -> R
     cfg = StudentConfig(**scfg)
     teacher_path = Path(teacher_dir) if teacher_dir else student_teacher_dir(folder)
     teacher = load_vla(teacher_path)
-    derived, found = raw.get("teacher_sha1"), fingerprint(teacher_path)  # students saved before it: unchecked
-    if derived is not None and derived != found:
+    derived = raw.get("teacher_sha1")  # students saved before it: unchecked
+    if derived is not None and derived != (found := fingerprint(teacher_path)):
         raise CheckpointError(
             f"student {folder} was derived from another teacher than {teacher_path} holds now (teacher sha1 "
             f"{derived[:12]}, found {found[:12]}): re-derive it (python -m distill.run) or restore that teacher"
