@@ -12,7 +12,11 @@ on noisy episodes), ``obs/agentview_rgb``, ``obs/eye_in_hand_rgb`` (every ``fram
 ``dones``; attrs ``seed``, ``noisy``, ``attempts``, ``success``, ``num_samples``. Layouts come from
 LIBERO's own sampler seeded per episode, never from the official init states (those are for
 evaluation). A demo is written under a temporary name and renamed when complete, so an interrupted
-run resumes where it stopped and never keeps half an episode.
+run resumes where it stopped and never keeps half an episode. An episode the expert failed
+``max_attempts`` layouts in a row is listed in the task's ``failed_episodes`` attribute (episode,
+seed, noisy, content settings) and not retried by a rerun that would replay exactly it (recording is
+deterministic, so the retry would fail again); any other settings retry it, and so does
+``--retry-failed`` (after a change to the expert).
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ class DemoConfig:
     seed: int = 0
     workers: int = 2
     out: str = "data/demos"
+    retry_failed: bool = False  # retry episodes the expert failed before with the same settings
 
     def __post_init__(self) -> None:
         for suite in self.suites:
@@ -193,6 +198,28 @@ def _write(cfg: DemoConfig, ep: dict[str, Any]) -> None:
         f.flush()
 
 
+def _failure_key(job: Job, cfg: DemoConfig) -> str:
+    content = {k: asdict(cfg)[k] for k in CONTENT_FIELDS}
+    return json.dumps(
+        {"episode": job.episode, "seed": job.seed, "noisy": job.noisy, "settings": content}, sort_keys=True
+    )
+
+
+def _record_failure(cfg: DemoConfig, job: Job) -> None:
+    with h5py.File(task_file(cfg, job.suite, job.task_id), "a") as f:
+        data = f.require_group("data")
+        failed = set(json.loads(data.attrs.get("failed_episodes", "[]")))
+        data.attrs["failed_episodes"] = json.dumps(sorted(failed | {_failure_key(job, cfg)}))
+
+
+def known_failures(path: Path) -> set[str]:
+    """The failure keys recorded in a task file (see ``_failure_key``)."""
+    if not path.exists():
+        return set()
+    with h5py.File(path, "r") as f:
+        return set(json.loads(f["data"].attrs.get("failed_episodes", "[]"))) if "data" in f else set()
+
+
 def existing_demos(path: Path) -> set[int]:
     if not path.exists():
         return set()
@@ -225,7 +252,8 @@ def _init_file(cfg: DemoConfig, suite: str, task_id: int) -> bool:
     return True
 
 
-def plan_jobs(cfg: DemoConfig) -> list[Job]:
+def plan_jobs(cfg: DemoConfig, skipped: list[Job] | None = None) -> list[Job]:
+    """The episodes still to record; those the expert failed before with the same settings go to ``skipped``."""
     jobs = []
     n_noisy = round(cfg.noise_frac * cfg.episodes_per_task)
     for suite in cfg.suites:
@@ -233,28 +261,39 @@ def plan_jobs(cfg: DemoConfig) -> list[Job]:
         for task_id in cfg.tasks if cfg.tasks is not None else range(spec.num_tasks):
             if not _init_file(cfg, suite, task_id):
                 continue
-            done = existing_demos(task_file(cfg, suite, task_id))
+            path = task_file(cfg, suite, task_id)
+            done, failed = existing_demos(path), known_failures(path)
             for k in range(cfg.episodes_per_task):
                 if k not in done:
                     seed = cfg.seed * 10_000_000 + task_id * 10_000 + k
-                    jobs.append(Job(suite, task_id, k, seed, k >= cfg.episodes_per_task - n_noisy))
+                    job = Job(suite, task_id, k, seed, k >= cfg.episodes_per_task - n_noisy)
+                    if not cfg.retry_failed and _failure_key(job, cfg) in failed:
+                        tqdm.write(f"{suite} task {task_id} episode {k}: the expert failed it before; not retried")
+                        if skipped is not None:
+                            skipped.append(job)
+                    else:
+                        jobs.append(job)
     _ENV.close()
     return jobs
 
 
 def run(cfg: DemoConfig) -> dict[tuple[str, int], list[int]]:
-    """Records every missing demo; returns per task the list of failed episode indices.
+    """Records every missing demo; returns per task the failed episode indices (this run's and known ones).
 
     On Ctrl-C the demos in flight finish and are written, then ``RunInterrupted`` is raised.
     """
-    jobs = plan_jobs(cfg)
+    skipped: list[Job] = []
+    jobs = plan_jobs(cfg, skipped)
     failed: dict[tuple[str, int], list[int]] = {}
+    for job in skipped:
+        failed.setdefault((job.suite, job.task_id), []).append(job.episode)
     with tqdm(total=len(jobs), desc="demos", unit="ep") as bar, graceful_stop() as stop:
         for ep in parallel_map(_worker, [(j, cfg) for j in jobs], cfg.workers, stop):
             job = ep["job"]
             if ep["success"]:
                 _write(cfg, ep)
             else:
+                _record_failure(cfg, job)
                 failed.setdefault((job.suite, job.task_id), []).append(job.episode)
                 tqdm.write(f"{job.suite} task {job.task_id} episode {job.episode}: expert failed {ep['attempts']}x")
             bar.update()
@@ -277,6 +316,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--workers", type=int, default=d.workers)
     p.add_argument("--out", default=d.out)
+    p.add_argument("--retry-failed", action="store_true", help="retry episodes the expert failed before")
     a = p.parse_args(argv)
     try:
         cfg = DemoConfig(
@@ -291,6 +331,7 @@ def main(argv: list[str] | None = None) -> None:
             seed=a.seed,
             workers=a.workers,
             out=a.out,
+            retry_failed=a.retry_failed,
         )
     except ValueError as e:
         p.error(str(e))

@@ -109,7 +109,7 @@ def test_run_without_working_gl_exits_2(tmp_path, gl):
     assert r.returncode == 2 and "MUJOCO_GL" in r.stderr and "Traceback" not in r.stderr, r.stderr
 
 
-def test_demos_hdf5_layout_and_resume(tmp_path, capsys):
+def test_demos_hdf5_layout_and_resume(tmp_path, capsys, monkeypatch):
     cfg = demos.DemoConfig(
         suites=["robosuite"],
         tasks=[0],
@@ -143,6 +143,14 @@ def test_demos_hdf5_layout_and_resume(tmp_path, capsys):
     more = replace(cfg, episodes_per_task=4)  # extending: allowed, with a note on the noisy set
     assert [j.episode for j in demos.plan_jobs(more)] == [2, 3]
     assert "noisy set differs" in capsys.readouterr().out
+    monkeypatch.setattr(demos, "record_episode", lambda job, cfg: {"job": job, "success": False, "attempts": 3})
+    assert demos.run(more) == {("robosuite", 0): [2, 3]}  # the expert fails: the failures are remembered
+    assert demos.plan_jobs(more) == []  # a deterministic replay would fail again: not retried
+    assert demos.run(more) == {("robosuite", 0): [2, 3]}  # still reported as missing
+    assert [j.episode for j in demos.plan_jobs(replace(more, retry_failed=True))] == [2, 3]
+    # at 5 episodes episode 2 is clean (the noisy ones are the last 2): another episode, so it is tried
+    assert [j.episode for j in demos.plan_jobs(replace(more, episodes_per_task=5))] == [2, 4]
+    monkeypatch.undo()
     features.main(["--demos", str(tmp_path), "--out", str(tmp_path / "feats"), "--threads", "1"])
     with h5py.File(tmp_path / "feats" / "robosuite" / "task_0.hdf5", "r") as f:
         assert f["lang"].shape == (384,) and f.attrs["instruction"] == "lift the red cube"
