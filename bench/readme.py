@@ -60,6 +60,10 @@ def _train_command(t: dict) -> str:
     )
     if tc.get("features", "data/features") != "data/features":  # another dataset (e.g. more demonstrations)
         cmd += f" --features {tc['features']}"
+    if tc.get("init"):  # fine-tuned from a saved teacher
+        cmd += f" --init {tc['init']}"
+    if tc.get("lr", 3e-4) != 3e-4:
+        cmd += f" --lr {tc['lr']:g}"
     if Path(tc["export"]).name != "teacher":
         cmd += f" --out {tc['out']} --export {tc['export']}"
     return cmd

@@ -8,6 +8,8 @@ Usage:
 
 Checkpoints (model, optimiser, schedule, RNG) go to ``<out>/last.pt`` every ``--ckpt-every`` steps and
 an interrupted run resumes from there; the log of train/validation losses is ``<out>/log.jsonl``.
+``--init checkpoints/teacher`` starts from a saved teacher's weights and normalisation instead of a
+random initialisation (fine-tuning on more data; its fingerprint goes into the run's metadata).
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class TrainConfig:
     threads: int = 2
     device: str = "auto"  # auto: cuda when available, else cpu
     bf16: bool = True  # bf16 autocast where the hardware has native bf16 (see use_bf16), else fp32
+    init: str = ""  # a saved teacher folder to start from (same architecture); "" = random initialisation
     model: VLAConfig = field(default_factory=VLAConfig)
 
     def __post_init__(self) -> None:
@@ -103,6 +106,26 @@ def fit_normalisation(model: VLA, train: FrameSet) -> None:
     model.action_std[:6] = acts[:, :6].std(0).clamp(min=1e-3)
 
 
+def check_init(cfg: TrainConfig) -> None:
+    """Raises ``ValueError`` unless ``cfg.init`` is a teacher folder with ``cfg.model``'s architecture."""
+    path = Path(cfg.init) / "config.json"
+    if not path.is_file():
+        raise ValueError(f"--init {cfg.init}: no teacher checkpoint there (no config.json)")
+    saved = VLAConfig.load(path)
+    if saved != cfg.model:
+        diff = {k: (v, getattr(cfg.model, k)) for k, v in asdict(saved).items() if getattr(cfg.model, k) != v}
+        said = ", ".join(f"{k}={a} (asked {b})" for k, (a, b) in diff.items())
+        raise ValueError(f"--init {cfg.init} has another architecture: {said}")
+
+
+def init_from(model: VLA, folder: str) -> str:
+    """Loads a saved teacher's weights and normalisation into ``model``; returns its fingerprint."""
+    from policies.vla.checkpoint import fingerprint, load_vla
+
+    model.load_state_dict(load_vla(folder).state_dict())
+    return fingerprint(folder)
+
+
 def lr_at(step: int, cfg: TrainConfig) -> float:
     if step < cfg.warmup:
         return (step + 1) / cfg.warmup
@@ -152,6 +175,8 @@ def train(cfg: TrainConfig) -> VLA:
     torch.manual_seed(cfg.seed)
     device = pick_device(cfg.device)
     cfg = effective_precision(cfg, device)
+    if cfg.init:
+        check_init(cfg)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
@@ -162,8 +187,11 @@ def train(cfg: TrainConfig) -> VLA:
         f"{len(trainset)} train / {len(valset)} val frames, {len(trainset.lang)} tasks, "
         f"loaded in {time.time() - t_load:.0f} s"
     )
-    model = VLA(cfg.model).to(device)
-    fit_normalisation(model, trainset)
+    model = VLA(cfg.model)
+    init_sha1 = init_from(model, cfg.init) if cfg.init else None
+    if init_sha1 is None:
+        fit_normalisation(model, trainset)
+    model = model.to(device)
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "pos" not in n and "queries" not in n]
     other = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "pos" not in n and "queries" not in n)]
     opt = torch.optim.AdamW(
@@ -220,6 +248,7 @@ def train(cfg: TrainConfig) -> VLA:
         "val_frames": len(valset),
         "val_loss": validate(model, valset, device, cfg),
         "tasks": [list(k) for k in trainset.task_keys],
+        "init_sha1": init_sha1,
         "train_config": asdict(cfg),
     }
     save_vla(model.cpu(), cfg.export, meta)
@@ -255,6 +284,8 @@ def main(argv: list[str] | None = None) -> None:
     model_kw = {k[len("model_") :]: a.pop(k) for k in list(a) if k.startswith("model_")}
     try:
         cfg = TrainConfig(**a, model=VLAConfig(**model_kw))
+        if cfg.init:
+            check_init(cfg)
     except ValueError as e:
         p.error(str(e))
     train(cfg)

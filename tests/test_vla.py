@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,7 +13,8 @@ from helpers import TINY, obs, write_features
 from bench.cost import count_flops, flops
 from bench.readme import training_commands
 from policies.train import TrainConfig, train, use_bf16
-from policies.vla.checkpoint import CheckpointError, load_vla, save_vla
+from policies.train import main as train_main
+from policies.vla.checkpoint import CheckpointError, fingerprint, load_vla, save_vla
 from policies.vla.config import VLAConfig
 from policies.vla.data import chunk_targets, load_frames
 from policies.vla.model import VLA
@@ -162,6 +164,28 @@ def test_training_resumes_and_exports(tmp_path) -> None:
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log if "val_loss" in r] == [2, 4, 6]
     assert not torch.equal(first.queries, load_vla(tmp_path / "export").queries)
+
+
+def test_training_starts_from_a_saved_teacher(tmp_path) -> None:
+    """--init: the run starts from the saved weights and normalisation, and refuses another architecture."""
+    write_features(tmp_path / "feats")
+    base = tiny()
+    base.state_mean.fill_(3.0)  # not what the data would give: fitting it again would change it
+    save_vla(base, tmp_path / "init")
+    cfg = TrainConfig(
+        features=str(tmp_path / "feats"), suites=["libero_spatial"], out=str(tmp_path / "run"),
+        export=str(tmp_path / "export"), results=str(tmp_path / "results"), steps=1, batch_size=4, warmup=1,
+        lr=0.0, val_every=2, threads=1, init=str(tmp_path / "init"), model=VLAConfig(**TINY),
+    )  # fmt: skip
+    train(cfg)  # lr 0: the exported weights are the initial ones
+    got, want = load_vla(tmp_path / "export").state_dict(), load_vla(tmp_path / "init").state_dict()
+    assert all(torch.equal(got[k], want[k]) for k in want)
+    assert json.loads((tmp_path / "export" / "train.json").read_text())["init_sha1"] == fingerprint(tmp_path / "init")
+    assert f"--init {tmp_path / 'init'} --lr 0 --out" in training_commands(tmp_path / "results")[0]
+    with pytest.raises(ValueError, match="hidden_size=32 \\(asked 64\\)"):
+        train(replace(cfg, out=str(tmp_path / "run2"), model=VLAConfig(**{**TINY, "hidden_size": 64})))
+    with pytest.raises(SystemExit):
+        train_main(["--features", str(tmp_path / "feats"), "--init", str(tmp_path / "nothing")])
 
 
 def test_bf16_only_where_the_hardware_has_it(tmp_path, monkeypatch, capsys) -> None:
