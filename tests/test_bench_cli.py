@@ -156,6 +156,20 @@ def test_demos_hdf5_layout_and_resume(tmp_path, capsys, monkeypatch):
         assert f["lang"].shape == (384,) and f.attrs["instruction"] == "lift the red cube"
         assert f["demo_0/image_feats"].shape == (m, 2, 1280, 1, 1) and f["demo_0/image_feats"].dtype == np.float16
         assert f["demo_1/state"].shape[0] == f["demo_1/actions"].shape[0]
+    # a changed task re-encodes only the demos that changed: here a new demo_7 and an edited demo_1
+    with h5py.File(path, "a") as f:
+        f.copy(f["data/demo_1"], f["data"], name="demo_7")
+        f["data/demo_1/actions"][0] += 0.5
+    with h5py.File(tmp_path / "feats" / "robosuite" / "task_0.hdf5", "r") as f:
+        before = f["demo_0/image_feats"][()]
+    encoded = []
+    monkeypatch.setattr(features, "encode_images", lambda x: encoded.append(len(x)) or np.zeros((len(x), 1280, 1, 1)))
+    features.main(["--demos", str(tmp_path), "--out", str(tmp_path / "feats"), "--threads", "1"])
+    assert len(encoded) == 4  # 2 demos x 2 cameras
+    with h5py.File(tmp_path / "feats" / "robosuite" / "task_0.hdf5", "r") as f:
+        assert sorted(k for k in f if k.startswith("demo_")) == ["demo_0", "demo_1", "demo_7"]
+        np.testing.assert_array_equal(f["demo_0/image_feats"][()], before)  # copied
+        assert not f["demo_7/image_feats"][()].any() and not f["demo_1/image_feats"][()].any()  # encoded anew
 
 
 def test_throughput_compares_both_render_paths():

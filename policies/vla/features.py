@@ -7,13 +7,17 @@ For every ``<demos>/<suite>/task_<id>.hdf5`` writes ``<out>/<suite>/task_<id>.hd
 instruction embedding (``lang``) and per demo: ``image_feats`` (frames with images, cameras, 1280, h, w;
 float16), ``obs_steps``, ``state``, ``actions``, ``noisy``. Each task file is written under a temporary
 name and renamed when complete (an HDF5 file killed mid-write is unreadable), so a rerun redoes only
-the task that was interrupted, and a task whose demonstrations changed since it was cached.
+the task that was interrupted, and a task whose demonstrations changed since it was cached; in a
+redone task, demos whose cached actions, proprio and frame steps equal the recorded ones are copied,
+not encoded again (extending a dataset encodes only the new demos: copy the old features folder to
+the new ``--out`` first).
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import h5py
@@ -26,8 +30,18 @@ from policies.vla.encoders import encode_images, text_encoder
 IMAGE_KEYS = ("agentview_rgb", "eye_in_hand_rgb")  # camera order = policies.vla.config.CAMERAS
 
 
+def _same_demo(cached: h5py.Group, g: h5py.Group, steps: np.ndarray) -> bool:
+    """Whether a cached demo holds the features of recorded demo ``g`` (recording is deterministic, so
+    equal actions, proprio and frame steps mean equal frames)."""
+    return (
+        np.array_equal(cached["actions"][()], g["actions"][()])
+        and np.array_equal(cached["state"][()], g["obs"]["state"][()])
+        and np.array_equal(cached["obs_steps"][()], steps)
+    )
+
+
 def cache_task(src: Path, dst: Path, bar: tqdm) -> int:
-    """Caches one task file (skipped when ``dst`` already holds the same demos); returns demos cached."""
+    """Caches one task file (skipped when ``dst`` already holds the same demos); returns demos encoded."""
     with h5py.File(src, "r") as fin:
         names = sorted(k for k in fin["data"] if k.startswith("demo_"))
     if dst.exists():
@@ -37,13 +51,20 @@ def cache_task(src: Path, dst: Path, bar: tqdm) -> int:
                 return 0
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_suffix(".partial")
-    with h5py.File(src, "r") as fin, h5py.File(tmp, "w") as fout:
+    encoded = 0
+    cached = h5py.File(dst, "r") if dst.exists() else nullcontext()
+    with h5py.File(src, "r") as fin, h5py.File(tmp, "w") as fout, cached as old:
         data = fin["data"]
         fout.attrs.update({k: data.attrs[k] for k in ("suite", "task_id", "instruction")})
         fout.create_dataset("lang", data=text_encoder()([str(data.attrs["instruction"])])[0].numpy())
         for name in names:
             g = data[name]
             steps = g["obs_steps"][()] if "obs_steps" in g else np.arange(len(g["actions"]))
+            if old is not None and name in old and _same_demo(old[name], g, steps):
+                old.copy(old[name], fout, name=name)
+                bar.update()
+                continue
+            encoded += 1
             out = fout.create_group(name)
             out.create_dataset("image_feats", data=np.stack([encode_images(g["obs"][k][()]) for k in IMAGE_KEYS], 1))
             out.create_dataset("obs_steps", data=steps.astype(np.int32))
@@ -52,7 +73,7 @@ def cache_task(src: Path, dst: Path, bar: tqdm) -> int:
             out.attrs["noisy"] = bool(g.attrs.get("noisy", False))
             bar.update()
     tmp.replace(dst)
-    return len(names)
+    return encoded
 
 
 def count_demos(path: Path) -> int:
@@ -77,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
     with tqdm(total=sum(count_demos(f) for f in files), desc="features", unit="demo") as bar:
         for src in files:
             added += cache_task(src, Path(a.out) / src.parent.name / src.name, bar)
-    print(f"cached {added} new demos in {time.time() - t0:.0f} s")
+    print(f"encoded {added} new demos in {time.time() - t0:.0f} s")
 
 
 if __name__ == "__main__":
