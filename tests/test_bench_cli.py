@@ -170,6 +170,18 @@ def test_demos_hdf5_layout_and_resume(tmp_path, capsys, monkeypatch):
         assert sorted(k for k in f if k.startswith("demo_")) == ["demo_0", "demo_1", "demo_7"]
         np.testing.assert_array_equal(f["demo_0/image_feats"][()], before)  # copied
         assert not f["demo_7/image_feats"][()].any() and not f["demo_1/image_feats"][()].any()  # encoded anew
+    with h5py.File(path, "a") as f:  # demo_0 recorded again at 64 px (same actions and proprio)
+        frames = f["data/demo_0/obs/agentview_rgb"][()]
+        del f["data/demo_0/obs/agentview_rgb"]
+        f["data/demo_0/obs/agentview_rgb"] = np.repeat(np.repeat(frames, 2, 1), 2, 2)
+    with h5py.File(tmp_path / "feats" / "robosuite" / "task_0.hdf5", "a") as f:
+        del f["demo_1"].attrs["image_hw"]  # a cache from before the image size was stored: checked by its grid
+    encoded.clear()
+    features.main(["--demos", str(tmp_path), "--out", str(tmp_path / "feats"), "--threads", "1"])
+    assert len(encoded) == 2  # only demo_0
+    encoded.clear()
+    features.main(["--demos", str(tmp_path), "--out", str(tmp_path / "feats"), "--threads", "1"])
+    assert encoded == []  # up to date
 
 
 def test_throughput_compares_both_render_paths():

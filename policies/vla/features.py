@@ -6,11 +6,11 @@ Usage:
 For every ``<demos>/<suite>/task_<id>.hdf5`` writes ``<out>/<suite>/task_<id>.hdf5`` with the task's
 instruction embedding (``lang``) and per demo: ``image_feats`` (frames with images, cameras, 1280, h, w;
 float16), ``obs_steps``, ``state``, ``actions``, ``noisy``. Each task file is written under a temporary
-name and renamed when complete (an HDF5 file killed mid-write is unreadable), so a rerun redoes only
-the task that was interrupted, and a task whose demonstrations changed since it was cached; in a
-redone task, demos whose cached actions, proprio and frame steps equal the recorded ones are copied,
-not encoded again (extending a dataset encodes only the new demos: copy the old features folder to
-the new ``--out`` first).
+name and renamed when complete (an HDF5 file killed mid-write is unreadable). A rerun skips the
+demos already cached (equal actions, proprio, frame steps and image size: recording is
+deterministic) and encodes the rest, so it resumes an interrupted task, re-encodes demos recorded
+again, and encodes only the new demos of an extended dataset (copy the old features folder to the
+new ``--out`` first).
 """
 
 from __future__ import annotations
@@ -30,25 +30,46 @@ from policies.vla.encoders import encode_images, text_encoder
 IMAGE_KEYS = ("agentview_rgb", "eye_in_hand_rgb")  # camera order = policies.vla.config.CAMERAS
 
 
-def _same_demo(cached: h5py.Group, g: h5py.Group, steps: np.ndarray) -> bool:
-    """Whether a cached demo holds the features of recorded demo ``g`` (recording is deterministic, so
-    equal actions, proprio and frame steps mean equal frames)."""
+def _steps(g: h5py.Group) -> np.ndarray:
+    return g["obs_steps"][()] if "obs_steps" in g else np.arange(len(g["actions"]))
+
+
+def _same_demo(cached: h5py.Group, g: h5py.Group) -> bool:
+    """Whether a cached demo holds the features of recorded demo ``g``: recording is deterministic, so
+    equal actions, proprio, frame steps and image size mean equal frames (caches from before the image
+    size was stored are checked by their feature grid, EfficientNet's ceil(size / 32))."""
+    hw = tuple(g["obs"][IMAGE_KEYS[0]].shape[1:3])
+    if "image_hw" in cached.attrs:
+        same_size = tuple(cached.attrs["image_hw"]) == hw
+    else:
+        same_size = tuple(cached["image_feats"].shape[3:]) == tuple(-(-x // 32) for x in hw)
     return (
-        np.array_equal(cached["actions"][()], g["actions"][()])
+        same_size
+        and np.array_equal(cached["actions"][()], g["actions"][()])
         and np.array_equal(cached["state"][()], g["obs"]["state"][()])
-        and np.array_equal(cached["obs_steps"][()], steps)
+        and np.array_equal(cached["obs_steps"][()], _steps(g))
     )
+
+
+def _up_to_date(src: Path, dst: Path) -> bool:
+    """Whether ``dst`` caches exactly the demos of ``src``."""
+    if not dst.exists():
+        return False
+    with h5py.File(src, "r") as fin, h5py.File(dst, "r") as old:
+        data = fin["data"]
+        names = sorted(k for k in data if k.startswith("demo_"))
+        if sorted(k for k in old if k.startswith("demo_")) != names:
+            return False
+        return all(_same_demo(old[n], data[n]) for n in names)
 
 
 def cache_task(src: Path, dst: Path, bar: tqdm) -> int:
     """Caches one task file (skipped when ``dst`` already holds the same demos); returns demos encoded."""
     with h5py.File(src, "r") as fin:
         names = sorted(k for k in fin["data"] if k.startswith("demo_"))
-    if dst.exists():
-        with h5py.File(dst, "r") as f:
-            if sorted(k for k in f if k.startswith("demo_")) == names:
-                bar.update(len(names))
-                return 0
+    if _up_to_date(src, dst):
+        bar.update(len(names))
+        return 0
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_suffix(".partial")
     encoded = 0
@@ -59,18 +80,18 @@ def cache_task(src: Path, dst: Path, bar: tqdm) -> int:
         fout.create_dataset("lang", data=text_encoder()([str(data.attrs["instruction"])])[0].numpy())
         for name in names:
             g = data[name]
-            steps = g["obs_steps"][()] if "obs_steps" in g else np.arange(len(g["actions"]))
-            if old is not None and name in old and _same_demo(old[name], g, steps):
+            if old is not None and name in old and _same_demo(old[name], g):
                 old.copy(old[name], fout, name=name)
                 bar.update()
                 continue
             encoded += 1
             out = fout.create_group(name)
             out.create_dataset("image_feats", data=np.stack([encode_images(g["obs"][k][()]) for k in IMAGE_KEYS], 1))
-            out.create_dataset("obs_steps", data=steps.astype(np.int32))
+            out.create_dataset("obs_steps", data=_steps(g).astype(np.int32))
             out.create_dataset("state", data=g["obs"]["state"][()])
             out.create_dataset("actions", data=g["actions"][()])
             out.attrs["noisy"] = bool(g.attrs.get("noisy", False))
+            out.attrs["image_hw"] = g["obs"][IMAGE_KEYS[0]].shape[1:3]
             bar.update()
     tmp.replace(dst)
     return encoded
