@@ -19,7 +19,7 @@ METHOD_NAMES = {
     "expert": "Scripted expert (privileged state)",
     "teacher": "Teacher VLA",
     "teacher_obj50": "Teacher VLA, 50 Object demos per task (30 + 20 noisy)",
-    "teacher_big": "Teacher VLA, 80 Spatial and 80 Object demos per task, 100 Lift",
+    "teacher_big": "Teacher VLA fine-tuned on 80-120 demos for its weak tasks",
     "student": "ActDistill",
     "student_authors": "ActDistill, authors' variant (token graph, input router)",
     "student_nodistill": "ActDistill, teacher distillation off (graph terms kept)",

@@ -90,7 +90,7 @@ def _teacher_variant(folder: str) -> PolicyFactory:
 
 # teacher_obj50: the teacher's recipe on 50 LIBERO-Object demos per task (the 30 of `teacher` + 20 noisy)
 register_policy("teacher_obj50")(_teacher_variant("teacher_obj50"))
-# teacher_big: the teacher's recipe on twice the data or more (80 Spatial, 80 Object demos per task, 100 Lift)
+# teacher_big: the teacher fine-tuned on more demos where it falls short (80-120 per task; README "larger")
 register_policy("teacher_big")(_teacher_variant("teacher_big"))
 
 
