@@ -51,50 +51,39 @@ def _same_demo(cached: h5py.Group, g: h5py.Group) -> bool:
     )
 
 
-def _up_to_date(src: Path, dst: Path) -> bool:
-    """Whether ``dst`` caches exactly the demos of ``src``."""
-    if not dst.exists():
-        return False
-    with h5py.File(src, "r") as fin, h5py.File(dst, "r") as old:
-        data = fin["data"]
-        names = sorted(k for k in data if k.startswith("demo_"))
-        if sorted(k for k in old if k.startswith("demo_")) != names:
-            return False
-        return all(_same_demo(old[n], data[n]) for n in names)
-
-
 def cache_task(src: Path, dst: Path, bar: tqdm) -> int:
     """Caches one task file (skipped when ``dst`` already holds the same demos); returns demos encoded."""
-    with h5py.File(src, "r") as fin:
-        names = sorted(k for k in fin["data"] if k.startswith("demo_"))
-    if _up_to_date(src, dst):
-        bar.update(len(names))
-        return 0
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_suffix(".partial")
-    encoded = 0
-    cached = h5py.File(dst, "r") if dst.exists() else nullcontext()
-    with h5py.File(src, "r") as fin, h5py.File(tmp, "w") as fout, cached as old:
+    previous = h5py.File(dst, "r") if dst.exists() else nullcontext()
+    with h5py.File(src, "r") as fin, previous as old:
         data = fin["data"]
-        fout.attrs.update({k: data.attrs[k] for k in ("suite", "task_id", "instruction")})
-        fout.create_dataset("lang", data=text_encoder()([str(data.attrs["instruction"])])[0].numpy())
-        for name in names:
-            g = data[name]
-            if old is not None and name in old and _same_demo(old[name], g):
-                old.copy(old[name], fout, name=name)
+        names = sorted(k for k in data if k.startswith("demo_"))
+        cached = [] if old is None else sorted(k for k in old if k.startswith("demo_"))
+        reuse = {n for n in names if n in cached and _same_demo(old[n], data[n])}
+        if cached == names and len(reuse) == len(names):
+            bar.update(len(names))
+            return 0
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dst.with_suffix(".partial")
+        with h5py.File(tmp, "w") as fout:
+            fout.attrs.update({k: data.attrs[k] for k in ("suite", "task_id", "instruction")})
+            fout.create_dataset("lang", data=text_encoder()([str(data.attrs["instruction"])])[0].numpy())
+            for name in names:
+                g = data[name]
+                if name in reuse:
+                    old.copy(old[name], fout, name=name)
+                    bar.update()
+                    continue
+                out = fout.create_group(name)
+                feats = np.stack([encode_images(g["obs"][k][()]) for k in IMAGE_KEYS], 1)
+                out.create_dataset("image_feats", data=feats)
+                out.create_dataset("obs_steps", data=_steps(g).astype(np.int32))
+                out.create_dataset("state", data=g["obs"]["state"][()])
+                out.create_dataset("actions", data=g["actions"][()])
+                out.attrs["noisy"] = bool(g.attrs.get("noisy", False))
+                out.attrs["image_hw"] = g["obs"][IMAGE_KEYS[0]].shape[1:3]
                 bar.update()
-                continue
-            encoded += 1
-            out = fout.create_group(name)
-            out.create_dataset("image_feats", data=np.stack([encode_images(g["obs"][k][()]) for k in IMAGE_KEYS], 1))
-            out.create_dataset("obs_steps", data=_steps(g).astype(np.int32))
-            out.create_dataset("state", data=g["obs"]["state"][()])
-            out.create_dataset("actions", data=g["actions"][()])
-            out.attrs["noisy"] = bool(g.attrs.get("noisy", False))
-            out.attrs["image_hw"] = g["obs"][IMAGE_KEYS[0]].shape[1:3]
-            bar.update()
     tmp.replace(dst)
-    return encoded
+    return len(names) - len(reuse)
 
 
 def count_demos(path: Path) -> int:
