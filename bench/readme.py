@@ -11,7 +11,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench.failures import STALL_STEPS, STILL_RADIUS_M
 from bench.tables import to_markdown
+
+FAILURES_NOTE = (
+    "Over the episodes whose records hold `still_steps_at_end` (recorded since this table exists; older runs"
+    f" lack it). Stalled: a failure whose end effector stayed within {100 * STILL_RADIUS_M:g} cm of where it"
+    f" ended for at least its last {STALL_STEPS} steps (the policy parked the arm); moving: any other failure"
+    " without an error (missed grasps, dropped or knocked-over objects, too slow). See `bench/failures.py`."
+)
 
 
 def eval_commands(df: pd.DataFrame, costs: dict[str, dict] | None = None) -> list[str]:
@@ -133,8 +141,11 @@ def write_readme(
             else f"Ablation at budget {name.removeprefix('ablation_b')}"
             if name.startswith("ablation_b")
             else f"Training-seed replicates at budget {name.removeprefix('seeds_b')} (episodes every row ran)"
+            if name.startswith("seeds_b")
+            else "Failure modes"
         )
-        lines += [f"## {title}", "", to_markdown(table), f"Files: `tables/{name}.md|tex|csv`.", ""]
+        lines += [f"## {title}", "", *([FAILURES_NOTE, ""] if name == "failures" else [])]
+        lines += [to_markdown(table), f"Files: `tables/{name}.md|tex|csv`.", ""]
     lines += [
         "## Commands",
         "",

@@ -7,7 +7,8 @@ Writes ``results/tables/main.{md,tex,csv}`` (method x suite success with 95% Wil
 episode counts, LIBERO average, layers run, FLOPs per call, latency, speedup vs teacher),
 ``results/tables/ablation_b<B>.{md,tex,csv}`` (every routed policy at budget B, for each budget where a
 baseline was evaluated beside ActDistill), ``results/tables/seeds_b<B>.{md,tex,csv}`` (training-seed
-replicates under ``results/seeds/``, see ``bench.seeds``),
+replicates under ``results/seeds/``, see ``bench.seeds``), ``results/tables/failures.{md,tex,csv}``
+(stalled vs moving failures, for the episodes recorded with ``still_steps_at_end``, see ``bench.failures``),
 ``results/tables/rates.csv``, ``results/README.md`` and ``results/plots/*.png|pdf`` (success vs
 trunk FLOPs and vs speedup, routing heat maps, the teacher's per-layer action-change profile).
 """
@@ -24,7 +25,7 @@ from bench import plots
 from bench.readme import write_readme
 from bench.records import read_records
 from bench.seeds import load_replicates, seed_tables
-from bench.tables import ablation_table, main_table, split_label, suite_rates, to_latex, to_markdown
+from bench.tables import ablation_table, failure_modes, main_table, split_label, suite_rates, to_latex, to_markdown
 
 
 def load_episodes(root: Path) -> pd.DataFrame:
@@ -63,6 +64,8 @@ def write(
         tables[f"ablation_b{b:g}"] = ablation_table(df, costs, b)
     reps = load_replicates(root)
     tables |= seed_tables(df, reps)
+    if not (fails := failure_modes(df)).empty:
+        tables["failures"] = fails
     for name, t in tables.items():
         _write_table(t, folder, name)
     suite_rates(df).to_csv(folder / "rates.csv", index=False, float_format="%.4f")

@@ -9,6 +9,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from bench.failures import still_steps_at_end
+from envs.base import STATE_LAYOUT
 from envs.errors import RendererError, SimulationError
 from policies.base import Policy
 
@@ -49,6 +51,7 @@ def rollout(env: gym.Env, policy: Policy, seed: int, init_state: int, video: lis
     render = u.render_images  # what the env was built for; steps whose images nobody reads skip rendering
     obs, info = env.reset(seed=seed, options={"init_state": init_state})
     steps, success, error, kind, latencies = 0, False, None, None, []
+    eef = [obs["state"][STATE_LAYOUT["eef_pos"]].copy()]
     digest = hashlib.sha1()
     try:
         policy.reset()
@@ -64,6 +67,7 @@ def rollout(env: gym.Env, policy: Policy, seed: int, init_state: int, video: lis
             u.render_images = render and (video is not None or policy.needs_images_next())
             obs, _, terminated, truncated, info = env.step(action)
             steps += 1
+            eef.append(obs["state"][STATE_LAYOUT["eef_pos"]].copy())
             if video is not None:
                 video.append(np.concatenate([obs["agentview"], obs["wrist"]], axis=1))
             if terminated or truncated:
@@ -78,6 +82,7 @@ def rollout(env: gym.Env, policy: Policy, seed: int, init_state: int, video: lis
         "seed": seed,
         "success": success,
         "steps": steps,
+        "still_steps_at_end": still_steps_at_end(eef),  # bench.failures: stalled vs moving failures
         "error": error,
         "error_kind": kind,
         "actions_sha1": digest.hexdigest(),

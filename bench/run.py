@@ -29,6 +29,7 @@ from bench.interrupt import RunInterrupted, exit_interrupted, graceful_stop
 
 with exit_on_setup_error():
     import envs
+from bench.failures import STALL_STEPS
 from bench.metrics import format_rate, rate_rows
 from bench.records import append_record, read_records
 from bench.workers import EnvCache, run_map
@@ -239,6 +240,9 @@ def summary_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     frame = rate_rows(df, ["policy", "suite", "task_id"])
     first = df.groupby(["policy", "suite", "task_id"], sort=True)["instruction"].first().to_numpy()
     frame.insert(3, "instruction", first)
+    if "still_steps_at_end" in df:  # bench.failures: failures that parked the arm until the time limit
+        stall = ~df["success"].astype(bool) & df["error"].isna() & (df["still_steps_at_end"] >= STALL_STEPS)
+        frame["stalled"] = stall.groupby([df.policy, df.suite, df.task_id], sort=True).sum().to_numpy()
     return frame
 
 
@@ -261,6 +265,7 @@ def summary_table(records: list[dict[str, Any]]) -> str:
             kinds = {k: getattr(r, f"errors_{k}") for k in ("policy", "simulator", "renderer")}
             detail = ", ".join(f"{k} {v}" for k, v in kinds.items() if v)
             errors = f"errors: {r.errors}" + (f" ({detail})" if detail else "") if r.errors else ""
+            errors += f" stalled: {r.stalled}" if getattr(r, "stalled", 0) else ""
             rows.append(
                 f"{suite:16s} {r.task_id:>4d}  {format_rate(r.successes, r.episodes):32s} {errors} {r.instruction[:70]}"
             )

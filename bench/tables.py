@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from bench.failures import failure_table
 from bench.metrics import paired_diff_ci, rate_rows
 
 SUITE_NAMES = {
@@ -62,13 +63,29 @@ def display(label: str) -> str:
     return base if budget is None else f"{base} @ {budget:g}"
 
 
+def table_column(df: pd.DataFrame) -> pd.Series:
+    """The table column of each record: the LIBERO suite's short name; robosuite split by task."""
+    col = df["suite"].map(SUITE_NAMES).fillna(df["suite"])
+    is_rs = df["suite"] == "robosuite"
+    col[is_rs] = df.loc[is_rs, "task_id"].map({0: "Lift", 1: "Stack", 2: "PickPlaceCan"})
+    return col
+
+
 def suite_rates(df: pd.DataFrame) -> pd.DataFrame:
     """One row per policy and table column (LIBERO suites; robosuite split by task), from ``rate_rows``."""
     df = df.copy()
-    df["column"] = df["suite"].map(SUITE_NAMES).fillna(df["suite"])
-    is_rs = df["suite"] == "robosuite"
-    df.loc[is_rs, "column"] = df.loc[is_rs, "task_id"].map({0: "Lift", 1: "Stack", 2: "PickPlaceCan"})
+    df["column"] = table_column(df)
     return rate_rows(df, ["policy", "column"])
+
+
+def failure_modes(df: pd.DataFrame) -> pd.DataFrame:
+    """``bench.failures.failure_table`` in table order with display names; empty without the records' field."""
+    t = failure_table(df, table_column)
+    if t.empty:
+        return t
+    rank = {p: i for i, p in enumerate(_order(t.policy.unique()))}
+    t = t.sort_values(["policy", "column"], key=lambda s: s.map(rank) if s.name == "policy" else s)
+    return t.assign(policy=t.policy.map(display)).rename(columns={"column": "suite"}).reset_index(drop=True)
 
 
 def pooled_libero(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:

@@ -13,6 +13,7 @@ import pytest
 
 import envs
 from bench import run as bench_run
+from bench.failures import STALL_STEPS
 from bench.records import read_records
 from bench.rollout import rollout
 from envs.render import FastRenderer
@@ -78,7 +79,14 @@ def test_renderer_failure_is_recorded(lift, monkeypatch) -> None:
     rec = rollout(lift, Scripted(lift), seed=0, init_state=0)
     assert rec["error_kind"] == "renderer" and "EGL context lost" in rec["error"]
     monkeypatch.undo()
-    assert rollout(lift, Scripted(lift), seed=0, init_state=0)["error"] is None  # the env recovers
+    rec = rollout(lift, Scripted(lift), seed=0, init_state=0)
+    assert rec["error"] is None  # the env recovers
+    assert rec["still_steps_at_end"] == rec["steps"] > 0  # zero actions: the arm never moved 1 cm
+
+
+def test_a_successful_expert_episode_does_not_end_stalled(lift) -> None:
+    rec = rollout(lift, make_policy("expert", lift), seed=0, init_state=0)
+    assert rec["success"] and 0 <= rec["still_steps_at_end"] < STALL_STEPS
 
 
 def test_same_seed_same_actions_in_one_process(lift) -> None:

@@ -143,3 +143,43 @@ def test_every_vla_policy_has_a_table_name_and_a_marker() -> None:
     for name in routed:
         assert name in METHOD_NAMES and name in MARKERS, name
     assert len(MARKERS) <= len(PALETTE), "two methods would share a plot colour"
+
+
+def test_failure_modes_split_stalled_from_moving_failures(tmp_path) -> None:
+    """Failures whose arm stood still for their last 50+ steps count as stalled; older records without
+    the field are left out, and a report with such records gains the failures table."""
+    from bench.failures import still_steps_at_end
+    from bench.tables import failure_modes
+
+    assert still_steps_at_end([[0, 0, 0]] * 5) == 4  # never moved: every step
+    assert still_steps_at_end([[0, 0, 0], [0.1, 0, 0], [0.2, 0, 0]]) == 0  # moving to the end
+    assert still_steps_at_end([[0, 0, 0], [0.2, 0, 0], [0.205, 0, 0], [0.2, 0.001, 0]]) == 2
+    root = tmp_path / "results"
+    _records(root, "teacher", "libero_object", [True] * 2 + [False] * 4)  # older records: no field
+    path = root / "episodes" / "teacher" / "libero_object.jsonl"
+    recs = [json.loads(line) for line in path.read_text().splitlines()]
+    path.write_text(
+        "".join(
+            json.dumps(r | {"still_steps_at_end": s}) + "\n" for r, s in zip(recs, [3, 2, 200, 60, 10, 49], strict=True)
+        )
+    )
+    recs[5] |= {"init_state": 9, "error": "SimulationError: unstable", "error_kind": "simulator"}
+    append_record(path, recs[5] | {"still_steps_at_end": 120})
+    append_record(path, recs[4] | {"init_state": 10})  # no field: not counted
+    t = failure_modes(pd.read_json(path, lines=True)).set_index(["policy", "suite"])
+    row = t.loc[("Teacher VLA", "Object")]
+    assert (row.episodes, row.failures, row.stalled, row.moving, row.errors) == (7, 5, 2, 2, 1)
+    assert row["median still steps (failures)"] == 60
+    tables = report.write(root, checkpoints=tmp_path / "no_checkpoints")
+    assert "failures" in tables and "## Failure modes" in (root / "README.md").read_text()
+
+
+def test_run_summary_counts_stalled_failures() -> None:
+    from bench.run import summary_table
+
+    base = {"policy": "teacher", "suite": "libero_object", "task_id": 3, "instruction": "pick up the bbq sauce"}
+    base |= {"steps": 280, "error": None, "error_kind": None}
+    outcomes = [(True, 2), (False, 230), (False, 180), (False, 12)]
+    records = [base | {"success": s, "still_steps_at_end": k} for s, k in outcomes]
+    assert "1/4 = 25.0%" in summary_table(records) and "stalled: 2" in summary_table(records)
+    assert "stalled" not in summary_table([{k: v for k, v in r.items() if k != "still_steps_at_end"} for r in records])
