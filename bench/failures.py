@@ -1,10 +1,12 @@
-"""How episodes fail: a stalled arm (parked above the scene until the time limit) or an active failure.
+"""How episodes fail: a stalled arm (stopped until the time limit) or an active failure.
 
 A rollout records ``still_steps_at_end``: the trailing steps in which the end effector stayed within
 ``STILL_RADIUS_M`` of where the episode ended. A failed episode whose arm stood still for at least
-``STALL_STEPS`` of its last steps counts as stalled (a fixed point of the policy: the same observation
-gives the same chunk, which does not move the arm); other failures without an error kept moving
-(missed grasps, knocked-over or dropped objects, a wrong object) or ran out of time on the way.
+``STALL_STEPS`` of its last steps counts as stalled: the policy's actions no longer move the arm, because
+they are near zero (parked) or because the hand presses on something it is misaligned with (the
+teacher on LIBERO-Object task 3 keeps commanding a small descent while its open fingers rest on the
+bottle). Other failures without an error kept moving (missed grasps, knocked-over or dropped objects,
+a wrong object) or ran out of time on the way.
 """
 
 from __future__ import annotations
