@@ -41,10 +41,13 @@ def error_kind(e: BaseException) -> str:
     return "other"
 
 
-def rollout(env: gym.Env, policy: Policy, seed: int, init_state: int, video: list | None = None) -> dict[str, Any]:
+def rollout(
+    env: gym.Env, policy: Policy, seed: int, init_state: int, video: list | None = None, trace: dict | None = None
+) -> dict[str, Any]:
     """Runs one episode from ``init_state`` and returns its record (no images).
 
-    A policy or simulator exception ends the episode as a failure with its reason recorded.
+    ``video`` collects the frames; ``trace`` gets "actions" (steps x 7) and "state" (steps + 1 x 18, from
+    the reset on). A policy or simulator exception ends the episode as a failure with its reason recorded.
     """
     t0 = time.perf_counter()
     u = env.unwrapped
@@ -52,6 +55,7 @@ def rollout(env: gym.Env, policy: Policy, seed: int, init_state: int, video: lis
     obs, info = env.reset(seed=seed, options={"init_state": init_state})
     steps, success, error, kind, latencies = 0, False, None, None, []
     eef = [obs["state"][STATE_LAYOUT["eef_pos"]].copy()]
+    actions, states = [], [np.asarray(obs["state"], np.float32).copy()]
     digest = hashlib.sha1()
     try:
         policy.reset()
@@ -68,6 +72,9 @@ def rollout(env: gym.Env, policy: Policy, seed: int, init_state: int, video: lis
             obs, _, terminated, truncated, info = env.step(action)
             steps += 1
             eef.append(obs["state"][STATE_LAYOUT["eef_pos"]].copy())
+            if trace is not None:
+                actions.append(action.astype(np.float32))
+                states.append(np.asarray(obs["state"], np.float32).copy())
             if video is not None:
                 video.append(np.concatenate([obs["agentview"], obs["wrist"]], axis=1))
             if terminated or truncated:
@@ -77,6 +84,9 @@ def rollout(env: gym.Env, policy: Policy, seed: int, init_state: int, video: lis
         error, kind = f"{type(e).__name__}: {e}", error_kind(e)
     finally:
         u.render_images = render
+        if trace is not None:
+            trace["actions"] = np.asarray(actions, np.float32).reshape(-1, 7)
+            trace["state"] = np.asarray(states, np.float32)
     return {
         "init_state": init_state,
         "seed": seed,

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
@@ -51,6 +52,7 @@ class RunConfig:
     image_size: int = 128
     out: str = "results"
     video: bool = False
+    trace: bool = False  # save per-step actions and proprio of each episode (npz) under <out>/traces
     cost: bool = True  # VLA policies: FLOPs and batch-1 latency per call after the episodes
     checkpoint: str | None = None  # teacher/student weights folder (default: the committed one)
     budget: float | None = None  # routed students: which trained budget
@@ -145,9 +147,15 @@ def _episode(job: tuple[RunConfig, str, int, int]) -> dict[str, Any]:
 
     env, policy = _CACHE.get((cfg.label, cfg.checkpoint, suite, task_id, cfg.image_size, cfg.video), build)
     frames: list | None = [] if cfg.video else None
-    rec = rollout(env, policy, seed=cfg.seed + 1000 * task_id + k, init_state=k, video=frames)
+    trace: dict | None = {} if cfg.trace else None
+    rec = rollout(env, policy, seed=cfg.seed + 1000 * task_id + k, init_state=k, video=frames, trace=trace)
+    name = f"{suite}_task{task_id}_init{k}"
     if frames:
-        save_video(frames, Path(cfg.out) / "videos" / cfg.label / f"{suite}_task{task_id}_init{k}.mp4")
+        save_video(frames, Path(cfg.out) / "videos" / cfg.label / f"{name}.mp4")
+    if trace is not None:
+        path = Path(cfg.out) / "traces" / cfg.label / f"{name}.npz"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(path, **trace)
     u = env.unwrapped
     return {
         **rec,
@@ -286,6 +294,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--image-size", type=int, default=d.image_size)
     p.add_argument("--out", default=d.out)
     p.add_argument("--video", action="store_true", help="save an mp4 per episode under <out>/videos")
+    p.add_argument(
+        "--trace",
+        action="store_true",
+        help="save each episode's actions and proprio (npz) under <out>/traces (like --video: only for episodes "
+        "run now, not those already recorded in <out>)",
+    )
     p.add_argument("--budget", type=float, default=None, help="routed students: the trained budget to load")
     p.add_argument(
         "--exec-steps",

@@ -31,12 +31,18 @@ def test_run_writes_records_and_resumes(tmp_path, capsys):
         "2",
         "--out",
         str(tmp_path),
+        "--trace",
     ]
     run.main(args)
     path = tmp_path / "episodes" / "expert" / "robosuite.jsonl"
     recs = read_records(path)
     assert [(r["task_id"], r["init_state"], r["seed"]) for r in recs] == [(0, 0, 0), (0, 1, 1)]
     assert all(r["success"] for r in recs)
+    for r in recs:  # per-step actions and proprio, the proprio from the reset on
+        trace = np.load(tmp_path / "traces" / "expert" / f"robosuite_task0_init{r['init_state']}.npz")
+        assert trace["actions"].shape == (r["steps"], 7) and trace["state"].shape == (r["steps"] + 1, 18)
+        moved = np.linalg.norm(trace["state"][:, :3] - trace["state"][-1, :3], axis=1) > 0.01
+        assert r["still_steps_at_end"] == r["steps"] - 1 - np.flatnonzero(moved)[-1]
     assert {"commit", "config", "max_steps", "env", "steps", "episode_s"} <= set(recs[0])
     out = capsys.readouterr().out
     assert "2/2 = 100.0%" in out
