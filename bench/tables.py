@@ -21,6 +21,7 @@ METHOD_NAMES = {
     "teacher": "Teacher VLA",
     "teacher_obj50": "Teacher VLA, 50 Object demos per task (30 + 20 noisy)",
     "teacher_big": "Teacher VLA fine-tuned on 80-120 demos for its weak tasks",
+    "teacher_nogrip": "Teacher VLA fine-tuned without finger joints in its proprio",
     "student": "ActDistill",
     "student_authors": "ActDistill, authors' variant (token graph, input router)",
     "student_nodistill": "ActDistill, teacher distillation off (graph terms kept)",

@@ -92,6 +92,8 @@ def _teacher_variant(folder: str) -> PolicyFactory:
 register_policy("teacher_obj50")(_teacher_variant("teacher_obj50"))
 # teacher_big: the teacher fine-tuned on more demos where it falls short (80-120 per task; README "larger")
 register_policy("teacher_big")(_teacher_variant("teacher_big"))
+# teacher_nogrip: the teacher fine-tuned without the finger joints in its proprio (README "copycat")
+register_policy("teacher_nogrip")(_teacher_variant("teacher_nogrip"))
 
 
 def _routed(method: str) -> PolicyFactory:

@@ -112,7 +112,7 @@ def check_init(cfg: TrainConfig) -> None:
     if not path.is_file():
         raise ValueError(f"--init {cfg.init}: no teacher checkpoint there (no config.json)")
     saved = VLAConfig.load(path)
-    if saved != cfg.model:
+    if replace(saved, hidden_state=cfg.model.hidden_state) != cfg.model:  # hiding inputs keeps the weights' shapes
         diff = {k: (v, getattr(cfg.model, k)) for k, v in asdict(saved).items() if getattr(cfg.model, k) != v}
         said = ", ".join(f"{k}={a} (asked {b})" for k, (a, b) in diff.items())
         raise ValueError(f"--init {cfg.init} has another architecture: {said}")
@@ -280,6 +280,14 @@ def main(argv: list[str] | None = None) -> None:
                 type=type(getattr(m, f.name)),
                 default=getattr(m, f.name),
             )
+    p.add_argument(
+        "--hidden-state",
+        dest="model_hidden_state",
+        type=int,
+        nargs="*",
+        default=[],
+        help="proprio dims the policy does not see (9 10: the finger joints; envs.base.STATE_LAYOUT)",
+    )
     a = vars(p.parse_args(argv))
     model_kw = {k[len("model_") :]: a.pop(k) for k in list(a) if k.startswith("model_")}
     try:

@@ -84,6 +84,31 @@ def test_checkpoint_roundtrip_and_errors(tmp_path) -> None:
         load_vla(tmp_path / "nowhere")
 
 
+def test_hidden_state_dims_do_not_reach_the_policy(tmp_path) -> None:
+    """``hidden_state``: those proprio dims cannot change the output; the config round-trips; fine-tuning a
+    saved teacher with dims hidden is allowed (same weights' shapes); an out-of-range dim is refused."""
+    m = tiny(hidden_state=[10, 9])
+    assert m.cfg.hidden_state == (9, 10) and "state_keep" not in m.state_dict()
+    feats, lang, state = inputs()
+    moved = state.clone()
+    moved[:, 9:11] += 5.0
+    assert torch.equal(m(feats, lang, moved), m(feats, lang, state))
+    moved[:, 2] += 5.0  # a visible dim still matters
+    assert not torch.equal(m(feats, lang, moved), m(feats, lang, state))
+    save_vla(m, tmp_path / "ck")
+    assert load_vla(tmp_path / "ck").cfg.hidden_state == (9, 10)
+    save_vla(tiny(), tmp_path / "plain")  # configs saved before the field load with nothing hidden
+    cfg = json.loads((tmp_path / "plain" / "config.json").read_text())
+    cfg.pop("hidden_state")
+    (tmp_path / "plain" / "config.json").write_text(json.dumps(cfg))
+    assert load_vla(tmp_path / "plain").cfg.hidden_state == ()
+    from policies.train import check_init
+
+    check_init(TrainConfig(init=str(tmp_path / "plain"), model=VLAConfig(**{**TINY, "hidden_state": (9, 10)})))
+    with pytest.raises(ValueError, match="hidden_state"):
+        VLAConfig(hidden_state=(18,))
+
+
 def test_chunk_targets_pad_with_last_action() -> None:
     actions = np.arange(5, dtype=np.float32)[:, None].repeat(7, 1)
     out = chunk_targets(actions, np.array([0, 3]), 4)

@@ -29,8 +29,14 @@ class VLAConfig:
     state_dim: int = 18
     image_feature_dim: int = IMAGE_FEATURE_DIM
     text_feature_dim: int = TEXT_FEATURE_DIM
+    # proprio dimensions withheld from the policy (normalised value fixed at 0, the training mean);
+    # (9, 10), the finger joints: a clone that reads them closes the hand only once it is already closing
+    hidden_state: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
+        self.hidden_state = tuple(sorted(set(int(i) for i in self.hidden_state)))
+        if any(not 0 <= i < self.state_dim for i in self.hidden_state):
+            raise ValueError(f"hidden_state dims must be in [0, {self.state_dim}), got {list(self.hidden_state)}")
         if self.image_size % 32:
             raise ValueError(f"image_size must be a multiple of 32, got {self.image_size}")
         if not 1 <= self.exec_steps <= self.chunk:

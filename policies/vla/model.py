@@ -60,6 +60,9 @@ class VLA(nn.Module):
         self.register_buffer("state_std", torch.ones(cfg.state_dim))
         self.register_buffer("action_mean", torch.zeros(cfg.action_dim))
         self.register_buffer("action_std", torch.ones(cfg.action_dim))
+        keep = torch.ones(cfg.state_dim)
+        keep[list(cfg.hidden_state)] = 0.0
+        self.register_buffer("state_keep", keep, persistent=False)  # from the config, not saved
 
     @property
     def layers(self) -> nn.ModuleList:
@@ -76,7 +79,8 @@ class VLA(nn.Module):
         return torch.cat([vis, lang_tok, state_tok, queries], dim=1)
 
     def normalise_state(self, state: torch.Tensor) -> torch.Tensor:
-        return (state - self.state_mean) / self.state_std
+        """Normalised proprio; the config's ``hidden_state`` dimensions read 0 whatever their value."""
+        return (state - self.state_mean) / self.state_std * self.state_keep
 
     def position_embeddings(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         pos = torch.arange(x.shape[1], device=x.device).unsqueeze(0)
