@@ -258,3 +258,16 @@ def test_gates_benchmark_compares_both_gate_paths(tmp_path, capsys):
     with pytest.raises(SystemExit) as stop:  # no router: nothing to compare
         gates.main(["--policy", "teacher", "--out", str(tmp_path)])
     assert stop.value.code == 2 and "not a routed student" in capsys.readouterr().err
+
+
+def test_copycat_probe_changes_only_the_finger_proprio(capsys):
+    """bench.copycat: the actual proprio first, then one row per finger opening, all at the same step."""
+    from bench import copycat
+
+    rows = copycat.probe("teacher", "robosuite", 0, 0, at=3, fingers=[0.04, 0.0])
+    assert [r["fingers"] for r in rows][1:] == ["0.04", "0"] and rows[0]["fingers"].startswith("actual")
+    assert all(r["gripper"].shape == (8,) and r["eef_z"] == rows[0]["eef_z"] for r in rows)
+    with pytest.raises(ValueError, match="not a VLA"):
+        copycat.probe("expert", "robosuite", 0, 0, at=1, fingers=[0.04])
+    copycat.main(["--policy", "teacher", "--suite", "robosuite", "--task", "0", "--at", "2", "--fingers", "0.02"])
+    assert "fingers           0.02: gripper" in capsys.readouterr().out
