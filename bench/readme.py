@@ -72,6 +72,8 @@ def _train_command(t: dict) -> str:
         cmd += f" --init {tc['init']}"
     if tc.get("lr", 3e-4) != 3e-4:
         cmd += f" --lr {tc['lr']:g}"
+    if m.get("hidden_state"):  # proprio dims withheld from the policy
+        cmd += " --hidden-state " + " ".join(map(str, m["hidden_state"]))
     if Path(tc["export"]).name != "teacher":
         cmd += f" --out {tc['out']} --export {tc['export']}"
     return cmd

@@ -248,7 +248,7 @@ def summary_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     frame = rate_rows(df, ["policy", "suite", "task_id"])
     first = df.groupby(["policy", "suite", "task_id"], sort=True)["instruction"].first().to_numpy()
     frame.insert(3, "instruction", first)
-    if "still_steps_at_end" in df:  # bench.failures: failures that parked the arm until the time limit
+    if "still_steps_at_end" in df:  # bench.failures: failures whose arm stopped moving for good
         stall = ~df["success"].astype(bool) & df["error"].isna() & (df["still_steps_at_end"] >= STALL_STEPS)
         frame["stalled"] = stall.groupby([df.policy, df.suite, df.task_id], sort=True).sum().to_numpy()
     return frame

@@ -207,6 +207,8 @@ def test_training_starts_from_a_saved_teacher(tmp_path) -> None:
     assert all(torch.equal(got[k], want[k]) for k in want)
     assert json.loads((tmp_path / "export" / "train.json").read_text())["init_sha1"] == fingerprint(tmp_path / "init")
     assert f"--init {tmp_path / 'init'} --lr 0 --out" in training_commands(tmp_path / "results")[0]
+    train(replace(cfg, out=str(tmp_path / "run3"), model=VLAConfig(**TINY, hidden_state=(9, 10))))
+    assert "--lr 0 --hidden-state 9 10 --out" in training_commands(tmp_path / "results")[0]
     with pytest.raises(ValueError, match="hidden_size=32 \\(asked 64\\)"):
         train(replace(cfg, out=str(tmp_path / "run2"), model=VLAConfig(**{**TINY, "hidden_size": 64})))
     with pytest.raises(SystemExit):
