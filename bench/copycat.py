@@ -58,7 +58,7 @@ def probe(
         rows = []
         for name, state in states.items():
             chunk = pol.predict({**obs, "state": state})
-            rows.append({"fingers": name, "gripper": chunk[:, 6].round(2), "z": chunk[:, 2].round(2)})
+            rows.append({"fingers": name, "gripper": chunk[:, 6].round(2), "z": chunk[:4, 2].round(2)})
             rows[-1]["eef_z"] = round(float(obs["state"][2]), 4)
         return rows
     finally:
@@ -84,7 +84,8 @@ def main(argv: list[str] | None = None) -> None:
         p.error(str(e))
     print(f"{a.policy} on {a.suite} task {a.task}, init {a.init}, at step {a.at} (eef z {rows[0]['eef_z']}):")
     for r in rows:
-        print(f"  fingers {r['fingers']!s:>14}: gripper {r['gripper'].tolist()}  z {r['z'][:4].tolist()}")
+        grip, z = (" ".join(f"{x:+.2f}" for x in r[k]) for k in ("gripper", "z"))
+        print(f"  fingers {r['fingers']!s:>14}: gripper {grip}  z {z}")
 
 
 if __name__ == "__main__":
