@@ -30,6 +30,12 @@ def still_steps_at_end(positions: list | np.ndarray, radius: float = STILL_RADIU
     return int(len(p) - 1 if outside.size == 0 else len(p) - 2 - outside[-1])
 
 
+def stalled(df: pd.DataFrame) -> pd.Series:
+    """Per record: a failure without an error whose arm stood still for at least ``STALL_STEPS`` last steps."""
+    errored = df["error"].notna() if "error" in df else pd.Series(False, index=df.index)
+    return ~df["success"].astype(bool) & ~errored & (df["still_steps_at_end"] >= STALL_STEPS)
+
+
 def failure_table(df: pd.DataFrame, column_of) -> pd.DataFrame:
     """Per policy and table column (``column_of(df)`` -> Series), over the episodes recorded with
     ``still_steps_at_end``: episodes, failures, of which stalled / still moving / ended by an error,
@@ -41,17 +47,17 @@ def failure_table(df: pd.DataFrame, column_of) -> pd.DataFrame:
     rows = []
     for (policy, column), g in d.groupby(["policy", "column"], sort=True):
         fail = g[~g["success"].astype(bool)]
-        errored = fail["error"].notna() if "error" in fail else pd.Series(False, index=fail.index)
-        stalled = (fail["still_steps_at_end"] >= STALL_STEPS) & ~errored
+        errors = int(fail["error"].notna().sum()) if "error" in fail else 0
+        stalls = int(stalled(fail).sum())
         rows.append(
             {
                 "policy": policy,
                 "column": column,
                 "episodes": len(g),
                 "failures": len(fail),
-                "stalled": int(stalled.sum()),
-                "moving": int((~stalled & ~errored).sum()),
-                "errors": int(errored.sum()),
+                "stalled": stalls,
+                "moving": len(fail) - stalls - errors,
+                "errors": errors,
                 "median still steps (failures)": int(fail["still_steps_at_end"].median()) if len(fail) else "",
             }
         )

@@ -54,8 +54,7 @@ def rollout(
     render = u.render_images  # what the env was built for; steps whose images nobody reads skip rendering
     obs, info = env.reset(seed=seed, options={"init_state": init_state})
     steps, success, error, kind, latencies = 0, False, None, None, []
-    eef = [obs["state"][STATE_LAYOUT["eef_pos"]].copy()]
-    actions, states = [], [np.asarray(obs["state"], np.float32).copy()]
+    actions, states = [], [np.array(obs["state"], np.float32)]
     digest = hashlib.sha1()
     try:
         policy.reset()
@@ -71,10 +70,9 @@ def rollout(
             u.render_images = render and (video is not None or policy.needs_images_next())
             obs, _, terminated, truncated, info = env.step(action)
             steps += 1
-            eef.append(obs["state"][STATE_LAYOUT["eef_pos"]].copy())
+            states.append(np.array(obs["state"], np.float32))
             if trace is not None:
                 actions.append(action.astype(np.float32))
-                states.append(np.asarray(obs["state"], np.float32).copy())
             if video is not None:
                 video.append(np.concatenate([obs["agentview"], obs["wrist"]], axis=1))
             if terminated or truncated:
@@ -87,6 +85,7 @@ def rollout(
         if trace is not None:
             trace["actions"] = np.asarray(actions, np.float32).reshape(-1, 7)
             trace["state"] = np.asarray(states, np.float32)
+    eef = np.asarray(states)[:, STATE_LAYOUT["eef_pos"]]
     return {
         "init_state": init_state,
         "seed": seed,

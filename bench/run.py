@@ -30,7 +30,7 @@ from bench.interrupt import RunInterrupted, exit_interrupted, graceful_stop
 
 with exit_on_setup_error():
     import envs
-from bench.failures import STALL_STEPS
+from bench.failures import stalled
 from bench.metrics import format_rate, rate_rows
 from bench.records import append_record, read_records
 from bench.workers import EnvCache, run_map
@@ -249,8 +249,7 @@ def summary_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     first = df.groupby(["policy", "suite", "task_id"], sort=True)["instruction"].first().to_numpy()
     frame.insert(3, "instruction", first)
     if "still_steps_at_end" in df:  # bench.failures: failures whose arm stopped moving for good
-        stall = ~df["success"].astype(bool) & df["error"].isna() & (df["still_steps_at_end"] >= STALL_STEPS)
-        frame["stalled"] = stall.groupby([df.policy, df.suite, df.task_id], sort=True).sum().to_numpy()
+        frame["stalled"] = stalled(df).groupby([df.policy, df.suite, df.task_id], sort=True).sum().to_numpy()
     return frame
 
 
