@@ -28,9 +28,25 @@ from bench.seeds import load_replicates, seed_tables
 from bench.tables import ablation_table, failure_modes, main_table, split_label, suite_rates, to_latex, to_markdown
 
 
-def load_episodes(root: Path) -> pd.DataFrame:
-    rows = [r for p in sorted(root.glob("episodes/*/*.jsonl")) for r in read_records(p)]
+def load_episodes(root: Path, pattern: str = "episodes/*/*.jsonl") -> pd.DataFrame:
+    rows = [r for p in sorted(root.glob(pattern)) for r in read_records(p)]
     return pd.DataFrame(rows)
+
+
+EPISODE_KEY = ["policy", "suite", "task_id", "init_state", "seed"]
+
+
+def failure_records(root: Path, df: pd.DataFrame) -> pd.DataFrame:
+    """The episodes for the failure-mode table: the evaluation records plus the traced diagnostic
+    reruns under ``diagnostics/*/episodes.jsonl`` (reruns of committed checkpoints on the same init
+    states, made to record ``still_steps_at_end`` that older evaluation records lack); an episode
+    recorded in both counts once, from the record that holds the field."""
+    diag = load_episodes(root, "diagnostics/*/episodes.jsonl")
+    both = pd.concat([df, diag], ignore_index=True)
+    if "still_steps_at_end" not in both:
+        return both
+    both = both[both["still_steps_at_end"].notna()]
+    return both.drop_duplicates(EPISODE_KEY, keep="last")
 
 
 def load_costs(root: Path) -> dict[str, dict]:
@@ -64,7 +80,7 @@ def write(
         tables[f"ablation_b{b:g}"] = ablation_table(df, costs, b)
     reps = load_replicates(root)
     tables |= seed_tables(df, reps)
-    if not (fails := failure_modes(df)).empty:
+    if not (fails := failure_modes(failure_records(root, df))).empty:
         tables["failures"] = fails
     for name, t in tables.items():
         _write_table(t, folder, name)

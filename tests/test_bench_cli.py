@@ -51,6 +51,17 @@ def test_run_writes_records_and_resumes(tmp_path, capsys):
     assert 0.0 < summary["ci95_low"][0] < 1.0 == summary["ci95_high"][0]
     run.main(args)  # everything recorded: nothing re-run, nothing appended
     assert len(read_records(path)) == 2
+    from bench.grasp_offsets import offsets  # the replay follows the trace and finds where the hand closed
+
+    rows = offsets(tmp_path, "expert")
+    assert [r["init_state"] for r in rows] == [0, 1] and all(r["success"] for r in rows)
+    assert all(np.abs(r["mm"][:2]).max() < 10 and abs(r["mm"][2]) < 25 for r in rows), rows  # the expert's grasp
+    npz = tmp_path / "traces" / "expert" / "robosuite_task0_init1.npz"
+    tampered = dict(np.load(npz))
+    tampered["actions"][0, 0] = -np.sign(tampered["actions"][0, 0]) or 1.0  # another first move: must be noticed
+    np.savez_compressed(npz, **tampered)
+    with pytest.raises(RuntimeError, match="left the trace"):
+        offsets(tmp_path, "expert")
 
 
 def test_records_of_other_weights_are_refused(tmp_path, capsys):

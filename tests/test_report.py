@@ -174,6 +174,24 @@ def test_failure_modes_split_stalled_from_moving_failures(tmp_path) -> None:
     assert "failures" in tables and "## Failure modes" in (root / "README.md").read_text()
 
 
+def test_failure_table_counts_diagnostic_reruns_once(tmp_path) -> None:
+    """Traced reruns under diagnostics/ join the failure table; an episode recorded both there and in
+    episodes/ with the field counts once; the main table ignores the reruns."""
+    root = tmp_path / "results"
+    _records(root, "teacher", "libero_object", [True, False, False])  # older evaluation: no field
+    path = root / "episodes" / "teacher" / "libero_object.jsonl"
+    recs = [json.loads(line) for line in path.read_text().splitlines()]
+    diag = root / "diagnostics" / "teacher_object" / "episodes.jsonl"
+    for r, still in zip(recs, [5, 80, 3], strict=True):
+        append_record(diag, r | {"still_steps_at_end": still})
+    append_record(diag, recs[1] | {"still_steps_at_end": 80})  # the same episode twice: counted once
+    t = report.failure_modes(report.failure_records(root, report.load_episodes(root)))
+    row = t.set_index(["policy", "suite"]).loc[("Teacher VLA", "Object")]
+    assert (row.episodes, row.failures, row.stalled, row.moving) == (3, 2, 1, 1)
+    tables = report.write(root, checkpoints=tmp_path / "no_checkpoints")
+    assert "failures" in tables and "(n=3)" in tables["main"].to_string()
+
+
 def test_run_summary_counts_stalled_failures() -> None:
     from bench.run import summary_table
 
