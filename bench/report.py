@@ -40,7 +40,7 @@ def failure_records(root: Path, df: pd.DataFrame) -> pd.DataFrame:
     """The episodes for the failure-mode table: the evaluation records plus the traced diagnostic
     reruns under ``diagnostics/*/episodes.jsonl`` (reruns of committed checkpoints on the same init
     states, made to record ``still_steps_at_end`` that older evaluation records lack); an episode
-    recorded in both counts once, from the record that holds the field."""
+    recorded more than once counts once, from the last record that holds the field."""
     diag = load_episodes(root, "diagnostics/*/episodes.jsonl")
     both = pd.concat([df, diag], ignore_index=True)
     if "still_steps_at_end" not in both:
