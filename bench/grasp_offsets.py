@@ -17,12 +17,12 @@ changes per episode (a hand that misses reopens and closes again).
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 
 import envs
+from bench.records import read_records, trace_path
 
 SUITE, TASK = "robosuite", 0  # Lift: the cube is the only object
 
@@ -47,12 +47,12 @@ def offsets(run: Path, policy: str) -> list[dict]:
     path = run / "episodes" / policy / f"{SUITE}.jsonl"
     if not path.exists():
         raise SystemExit(f"error: no {SUITE} records at {path}; run bench.run with --trace first")
-    records = [r for r in map(json.loads, path.read_text().splitlines()) if r["task_id"] == TASK]
+    records = [r for r in read_records(path) if r["task_id"] == TASK]
     env = envs.make_env(SUITE, TASK, render_images=False)
     rows = []
     try:
         for r in sorted(records, key=lambda r: r["init_state"]):
-            npz = run / "traces" / policy / f"{SUITE}_task{TASK}_init{r['init_state']}.npz"
+            npz = trace_path(run, policy, SUITE, TASK, r["init_state"])
             if not npz.exists():
                 continue
             trace = dict(np.load(npz))
@@ -70,11 +70,12 @@ def offsets(run: Path, policy: str) -> list[dict]:
 def summary(rows: list[dict]) -> list[str]:
     lines = []
     for ok, name in ((True, "successes"), (False, "failures")):
-        mm = np.array([r["mm"] for r in rows if r["success"] == ok]).reshape(-1, 3)
-        if not len(mm):
+        group = [r for r in rows if r["success"] == ok]
+        if not group:
             continue
+        mm = np.array([r["mm"] for r in group])
         ax, ay, z = np.abs(mm[:, 0]), np.abs(mm[:, 1]), mm[:, 2]
-        flips = np.median([r["flips"] for r in rows if r["success"] == ok])
+        flips = np.median([r["flips"] for r in group])
         lines.append(
             f"{name:9s} n={len(mm):3d}  |x| median {np.median(ax):3.0f} max {ax.max():3.0f}   "
             f"|y| median {np.median(ay):3.0f} max {ay.max():3.0f}   z median {np.median(z):+3.0f} mm   "

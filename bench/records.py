@@ -8,6 +8,11 @@ from pathlib import Path
 from typing import Any
 
 
+def trace_path(out: str | Path, label: str, suite: str, task_id: int, init_state: int) -> Path:
+    """Where ``bench.run --trace`` saves an episode's per-step actions and proprio (npz)."""
+    return Path(out) / "traces" / label / f"{suite}_task{task_id}_init{init_state}.npz"
+
+
 def read_records(path: Path) -> list[dict[str, Any]]:
     """All complete records of ``path``; a half-written last line (killed run) is dropped from the file."""
     if not path.exists():

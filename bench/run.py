@@ -32,7 +32,7 @@ with exit_on_setup_error():
     import envs
 from bench.failures import stalled
 from bench.metrics import format_rate, rate_rows
-from bench.records import append_record, read_records
+from bench.records import append_record, read_records, trace_path
 from bench.workers import EnvCache, run_map
 from envs.errors import GLBackendError
 from policies import POLICIES
@@ -153,7 +153,7 @@ def _episode(job: tuple[RunConfig, str, int, int]) -> dict[str, Any]:
     if frames:
         save_video(frames, Path(cfg.out) / "videos" / cfg.label / f"{name}.mp4")
     if trace is not None:
-        path = Path(cfg.out) / "traces" / cfg.label / f"{name}.npz"
+        path = trace_path(cfg.out, cfg.label, suite, task_id, k)
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(path, **trace)
     u = env.unwrapped
