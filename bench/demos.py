@@ -3,13 +3,19 @@
 Usage:
     python -m bench.demos --suite libero_spatial libero_object --episodes-per-task 50 --workers 2
     python -m bench.demos --suite robosuite --episodes-per-task 50 --noise-frac 0.3
+    python -m bench.demos --suite libero_spatial --no-images --out data/demos_states   # physics only, then
+    python -m bench.render_demos --demos data/demos_states --out data/demos --image-size 96 --frame-stride 2
 
 Layout: ``<out>/<suite>/task_<id>.hdf5`` with group ``data`` (attrs: suite, task_id, instruction,
 env settings) and one group ``demo_<k>`` per successful episode: ``actions`` (the expert's clean
 actions, the training labels), ``executed_actions`` (what was sent to the env: clean plus DART noise
 on noisy episodes), ``obs/agentview_rgb``, ``obs/eye_in_hand_rgb`` (every ``frame_stride``-th step, listed in
 ``obs_steps``), ``obs/state`` (every step), ``rewards``,
-``dones``; attrs ``seed``, ``noisy``, ``attempts``, ``success``, ``num_samples``. Layouts come from
+``dones``, ``states`` (the flattened MuJoCo state before each step: time, qpos, qvel) and
+``scene/<field>`` (the model fields robosuite and LIBERO set after compiling, ``envs.render.SYNCED_FIELDS``);
+attrs ``seed``, ``noisy``, ``attempts``, ``success``, ``num_samples``, ``model_file`` (the MJCF).
+``--no-images`` records physics only (no ``obs/*_rgb``); ``bench.render_demos`` renders the images
+afterwards from the stored states, at any size, stride or render path. Layouts come from
 LIBERO's own sampler seeded per episode, never from the official init states (those are for
 evaluation). A demo is written under a temporary name and renamed when complete, so an interrupted
 run resumes where it stopped and never keeps half an episode. An episode the expert failed
@@ -50,6 +56,8 @@ class DemoConfig:
     max_attempts: int = 3  # layouts tried per episode before giving up on it
     image_size: int = 128
     frame_stride: int = 1  # render and store images every k-th step only (actions are kept for every step)
+    images: bool = True  # False: physics only; bench.render_demos renders images from the stored states
+    face_budget: int | None = None  # render path of the images (envs.render): None = full meshes
     seed: int = 0
     workers: int = 2
     out: str = "data/demos"
@@ -69,7 +77,17 @@ class DemoConfig:
 
 
 # settings that shape what a demo contains: a file's demos must all share them
-CONTENT_FIELDS = ("image_size", "frame_stride", "noise_frac", "noise_pos", "noise_rot", "max_attempts", "seed")
+CONTENT_FIELDS = (
+    "image_size",
+    "frame_stride",
+    "noise_frac",
+    "noise_pos",
+    "noise_rot",
+    "max_attempts",
+    "seed",
+    "images",
+    "face_budget",
+)
 
 
 class SettingsMismatch(ValueError):
@@ -108,37 +126,49 @@ class Job:
     noisy: bool
 
 
-def _env(suite: str, task_id: int, image_size: int) -> Any:
-    return _ENV.get((suite, task_id, image_size), lambda: envs.make_env(suite, task_id, image_size=image_size))
+def _env(suite: str, task_id: int, cfg: DemoConfig) -> Any:
+    kw = dict(image_size=cfg.image_size, face_budget=cfg.face_budget, render_images=cfg.images)
+    return _ENV.get((suite, task_id, tuple(kw.items())), lambda: envs.make_env(suite, task_id, **kw))
+
+
+def sim_state(env: Any) -> np.ndarray:
+    """The flattened MuJoCo state (time, qpos, qvel), as robomimic and LIBERO store it."""
+    data = env.unwrapped.data
+    return np.concatenate([[data.time], data.qpos, data.qvel])
 
 
 def record_episode(job: Job, cfg: DemoConfig) -> dict[str, Any]:
     """Runs the expert (retrying new layouts up to ``max_attempts``) and returns the episode's arrays."""
+    from envs.render import scene_fields
     from policies.expert import ScriptedExpert
 
-    env = _env(job.suite, job.task_id, cfg.image_size)
+    env = _env(job.suite, job.task_id, cfg)
     expert = ScriptedExpert(env)
     rng = np.random.default_rng(job.seed)
     sigma = np.array([cfg.noise_pos] * 3 + [cfg.noise_rot] * 3 + [0.0])
     for attempt in range(cfg.max_attempts):
         seed = job.seed + attempt * 1_000_003
-        env.unwrapped.render_images = True
+        env.unwrapped.render_images = cfg.images
         obs, _ = env.reset(seed=seed)
         expert.reset()
-        frames: dict[str, list] = {k: [] for k in ("agentview", "wrist", "state", "actions", "executed", "steps")}
+        xml, scene = env.unwrapped.scene_xml(), scene_fields(env.unwrapped.model)
+        keys = ("agentview", "wrist", "state", "actions", "executed", "steps", "states")
+        frames: dict[str, list] = {k: [] for k in keys}
         success, t0 = False, time.time()
         for t in range(env.unwrapped.max_episode_steps):
             action = expert.select_action(obs)
             executed = action + rng.normal(0.0, 1.0, 7) * sigma if job.noisy else action
             executed = np.clip(executed, -1.0, 1.0)
             if t % cfg.frame_stride == 0:
-                for key in ("agentview", "wrist"):
-                    frames[key].append(obs[key])
+                if cfg.images:
+                    for key in ("agentview", "wrist"):
+                        frames[key].append(obs[key])
                 frames["steps"].append(t)
             frames["state"].append(obs["state"])
+            frames["states"].append(sim_state(env))
             frames["actions"].append(action)
             frames["executed"].append(executed)
-            env.unwrapped.render_images = (t + 1) % cfg.frame_stride == 0  # the next obs is step t + 1
+            env.unwrapped.render_images = cfg.images and (t + 1) % cfg.frame_stride == 0  # the next obs: step t + 1
             obs, _, terminated, truncated, info = env.step(executed)
             if terminated or truncated:
                 success = bool(info["is_success"])
@@ -150,6 +180,8 @@ def record_episode(job: Job, cfg: DemoConfig) -> dict[str, Any]:
                 "seed": seed,
                 "attempts": attempt + 1,
                 "seconds": time.time() - t0,
+                "xml": xml,
+                "scene": scene,
                 **{k: np.asarray(v) for k, v in frames.items()},
             }
     return {"job": job, "success": False, "attempts": cfg.max_attempts}
@@ -176,11 +208,12 @@ def _write(cfg: DemoConfig, ep: dict[str, Any]) -> None:
         n = len(ep["actions"])
         g.create_dataset("actions", data=ep["actions"].astype(np.float32))
         g.create_dataset("executed_actions", data=ep["executed"].astype(np.float32))
-        g.create_dataset(
-            "obs/agentview_rgb", data=ep["agentview"], compression="lzf", chunks=(1, *ep["agentview"].shape[1:])
-        )
-        g.create_dataset("obs/eye_in_hand_rgb", data=ep["wrist"], compression="lzf", chunks=(1, *ep["wrist"].shape[1:]))
+        if len(ep["agentview"]):
+            write_images(g, ep["agentview"], ep["wrist"])
         g.create_dataset("obs/state", data=ep["state"].astype(np.float32))
+        g.create_dataset("states", data=ep["states"].astype(np.float64), compression="lzf")
+        for k, v in ep["scene"].items():
+            g.create_dataset(f"scene/{k}", data=v)
         g.create_dataset("obs_steps", data=ep["steps"].astype(np.int32))  # the steps that have images
         rewards = np.zeros(n, np.float32)
         rewards[-1] = 1.0
@@ -193,9 +226,16 @@ def _write(cfg: DemoConfig, ep: dict[str, Any]) -> None:
             success=True,
             num_samples=n,
             record_seconds=ep["seconds"],
+            model_file=ep["xml"],
         )
         data.move(tmp, name)
         f.flush()
+
+
+def write_images(g: h5py.Group, agentview: np.ndarray, wrist: np.ndarray) -> None:
+    """The two camera streams of a demo group (``obs/agentview_rgb``, ``obs/eye_in_hand_rgb``), one chunk per frame."""
+    for key, frames in (("agentview_rgb", agentview), ("eye_in_hand_rgb", wrist)):
+        g.create_dataset(f"obs/{key}", data=frames, compression="lzf", chunks=(1, *frames.shape[1:]))
 
 
 def _failure_key(job: Job, cfg: DemoConfig) -> str:
@@ -231,7 +271,7 @@ def _init_file(cfg: DemoConfig, suite: str, task_id: int) -> bool:
     """Creates the task file's header; False where the expert has no strategy for the task."""
     from policies.expert import ScriptedExpert
 
-    env = _env(suite, task_id, cfg.image_size)
+    env = _env(suite, task_id, cfg)
     expert = ScriptedExpert(env)
     if not expert.supported:
         tqdm.write(f"skip {suite} task {task_id}: expert unsupported ({expert.unsupported_reason})")
@@ -313,6 +353,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--noise-rot", type=float, default=d.noise_rot, help="DART noise std on rotation actions")
     p.add_argument("--image-size", type=int, default=d.image_size)
     p.add_argument("--frame-stride", type=int, default=d.frame_stride, help="store images every k-th step")
+    p.add_argument("--no-images", dest="images", action="store_false", help="physics only (bench.render_demos)")
+    p.add_argument("--face-budget", type=int, default=None, help="simplified meshes for the images (envs.render)")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--workers", type=int, default=d.workers)
     p.add_argument("--out", default=d.out)
@@ -328,6 +370,8 @@ def main(argv: list[str] | None = None) -> None:
             noise_rot=a.noise_rot,
             image_size=a.image_size,
             frame_stride=a.frame_stride,
+            images=a.images,
+            face_budget=a.face_budget,
             seed=a.seed,
             workers=a.workers,
             out=a.out,

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bench.run import RunConfig, git_commit, policy_kwargs
+from bench.run import RunConfig, env_kwargs, git_commit, policy_kwargs
 
 
 def measure_cost(cfg: RunConfig, fractions: list[float] | None = None, latency: bool = True) -> dict[str, Any] | None:
@@ -18,12 +18,11 @@ def measure_cost(cfg: RunConfig, fractions: list[float] | None = None, latency: 
     import envs  # after bench.run, which turns a broken GL backend into a clean error
     from bench import cost
     from policies import make_policy
-    from policies.registry import policy_env_kwargs
 
     kw = policy_kwargs(cfg)
     suite = cfg.suites[0]
     task = cfg.tasks[0] if cfg.tasks else 0
-    env = envs.make_env(suite, task, **{"image_size": cfg.image_size, **policy_env_kwargs(cfg.policy, **kw)})
+    env = envs.make_env(suite, task, **env_kwargs(cfg))
     try:
         policy = make_policy(cfg.policy, env, **kw)
         if not hasattr(policy, "model"):

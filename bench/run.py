@@ -35,6 +35,7 @@ from bench.metrics import format_rate, rate_rows
 from bench.records import append_record, read_records, trace_path
 from bench.workers import EnvCache, run_map
 from envs.errors import GLBackendError
+from envs.render import RenderSettings
 from policies import POLICIES
 
 _CACHE = EnvCache()  # per worker process: (env, policy) of the task it is evaluating
@@ -57,6 +58,7 @@ class RunConfig:
     checkpoint: str | None = None  # teacher/student weights folder (default: the committed one)
     budget: float | None = None  # routed students: which trained budget
     exec_steps: int | None = None  # VLA policies: actions executed per predicted chunk (default: the config's)
+    face_budget: int | None = None  # render path override (envs.render); default: the one the policy was trained on
     weights_sha1: str | None = field(default=None, init=False)  # of the files the policy loads (set on init)
 
     def __post_init__(self) -> None:
@@ -87,6 +89,8 @@ class RunConfig:
             if config is None:
                 raise ValueError(f"--exec-steps applies to the VLA policies (action chunks), not to {self.policy!r}")
             replace(config, exec_steps=self.exec_steps)  # the config's own check: 1 <= exec_steps <= chunk
+        if self.face_budget is not None and self.face_budget < 1:
+            raise ValueError("face_budget must be >= 1")
         self.weights_sha1 = weights_sha1(self.policy, **policy_kwargs(self))
         if getattr(POLICIES[self.policy], "needs_images", True) or self.video:
             envs.check_gl()
@@ -126,10 +130,23 @@ def policy_kwargs(cfg: RunConfig) -> dict[str, Any]:
     return kw
 
 
+def env_kwargs(cfg: RunConfig) -> dict[str, Any]:
+    """Image size and render path of the run's envs: the policy's own, or ``--face-budget`` if given."""
+    from policies.registry import policy_env_kwargs
+
+    kw = {"image_size": cfg.image_size, **policy_env_kwargs(cfg.policy, **policy_kwargs(cfg))}
+    if cfg.face_budget is not None:
+        kw["face_budget"] = cfg.face_budget
+    return kw
+
+
+def render_settings(cfg: RunConfig) -> RenderSettings:
+    return RenderSettings.of(True, env_kwargs(cfg).get("face_budget"))
+
+
 def _episode(job: tuple[RunConfig, str, int, int]) -> dict[str, Any]:
     from bench.rollout import rollout
     from policies import make_policy
-    from policies.registry import policy_env_kwargs
 
     cfg, suite, task_id, k = job
 
@@ -141,11 +158,12 @@ def _episode(job: tuple[RunConfig, str, int, int]) -> dict[str, Any]:
         torch.set_num_threads(1)
         images = getattr(POLICIES[cfg.policy], "needs_images", True) or cfg.video
         kw = policy_kwargs(cfg)
-        env_kw = {"image_size": cfg.image_size, **policy_env_kwargs(cfg.policy, **kw)}
+        env_kw = env_kwargs(cfg)
         env = envs.make_env(suite, task_id, render_images=images, **env_kw)
         return env, make_policy(cfg.policy, env, **kw)
 
-    env, policy = _CACHE.get((cfg.label, cfg.checkpoint, suite, task_id, cfg.image_size, cfg.video), build)
+    key = (cfg.label, cfg.checkpoint, suite, task_id, cfg.image_size, cfg.face_budget, cfg.video)
+    env, policy = _CACHE.get(key, build)
     frames: list | None = [] if cfg.video else None
     trace: dict | None = {} if cfg.trace else None
     rec = rollout(env, policy, seed=cfg.seed + 1000 * task_id + k, init_state=k, video=frames, trace=trace)
@@ -185,11 +203,18 @@ class StaleRecordsError(ValueError):
 def recorded(cfg: RunConfig, suite: str) -> dict[tuple[int, int], dict[str, Any]]:
     """Episodes of ``suite`` already recorded for this policy and seed, keyed by (task, init state).
 
-    Raises StaleRecordsError if some were run with other weights (records carry ``weights_sha1``; those
-    written before it existed carry none and are taken as they are)."""
+    Raises StaleRecordsError if some were rendered on another render path, or run with other weights
+    (records carry ``weights_sha1``; those written before it existed carry none and are taken as they are)."""
     path = records_path(cfg, suite)
     records = [r for r in read_records(path) if r["seed"] == cfg.seed + 1000 * r["task_id"] + r["init_state"]]
     other = sorted({r["weights_sha1"] for r in records if r.get("weights_sha1", cfg.weights_sha1) != cfg.weights_sha1})
+    render = render_settings(cfg)
+    paths = sorted({RenderSettings.from_record(r["env"]).label() for r in records if "env" in r} - {render.label()})
+    if paths:
+        raise StaleRecordsError(
+            f"{path} holds episodes rendered on another path ({', '.join(paths)}) than this run's "
+            f"({render.label()}): results of two render paths are never mixed; move that file aside or pass --out"
+        )
     if other:
         raise StaleRecordsError(
             f"{path} holds episodes of other weights (weights_sha1 {', '.join(o[:12] for o in other)}) than "
@@ -300,6 +325,12 @@ def main(argv: list[str] | None = None) -> None:
         "run now, not those already recorded in <out>)",
     )
     p.add_argument("--budget", type=float, default=None, help="routed students: the trained budget to load")
+    p.add_argument(
+        "--face-budget",
+        type=int,
+        default=None,
+        help="render with meshes simplified to this many faces (envs.render; default: the policy's training path)",
+    )
     p.add_argument(
         "--exec-steps",
         type=int,

@@ -22,7 +22,7 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.errors import RendererError, SimulationError
-from envs.render import FastRenderer
+from envs.render import FastRenderer, RenderSettings, SimplifiedRenderer
 
 STATE_LAYOUT: dict[str, slice] = {
     "eef_pos": slice(0, 3),
@@ -64,6 +64,7 @@ class SimEnv(gym.Env):
         fast_render: bool = True,
         render_images: bool = True,
         render_mode: str | None = None,
+        face_budget: int | None = None,
     ) -> None:
         if image_size < 8:
             raise ValueError(f"image_size must be >= 8, got {image_size}")
@@ -71,6 +72,7 @@ class SimEnv(gym.Env):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         self.image_size = int(image_size)
         self.fast_render = fast_render
+        self.render_settings = RenderSettings.of(fast_render, face_budget)  # envs.render: the three paths
         self.render_images = render_images  # False: black images (privileged-state experts, physics timing)
         self.render_mode = render_mode
         img = spaces.Box(0, 255, (self.image_size, self.image_size, 3), np.uint8)
@@ -87,7 +89,8 @@ class SimEnv(gym.Env):
         # model: seeded here, or the same seed and init state gave different episodes in each process
         with seeded_global_numpy(0):
             self._rs = self._build()  # the robosuite MujocoEnv
-        self._renderer: FastRenderer | None = None  # created lazily: EGL contexts must not cross fork()
+        # created lazily: EGL contexts must not cross fork()
+        self._renderer: FastRenderer | SimplifiedRenderer | None = None
         self._rs_obs: dict[str, np.ndarray] = {}
 
     # --- subclass hooks -------------------------------------------------------------------
@@ -111,6 +114,7 @@ class SimEnv(gym.Env):
             "image_size": self.image_size,
             "fast_render": self.fast_render,
             "render_images": self.render_images,
+            **self.render_settings.describe(),
         }
 
     # --- privileged access (scripted experts, tests) --------------------------------------
@@ -129,6 +133,10 @@ class SimEnv(gym.Env):
     @property
     def robot(self) -> Any:
         return self._rs.robots[0]
+
+    def scene_xml(self) -> str:
+        """The MJCF the current physics model was compiled from (a new layout rebuilds it on LIBERO)."""
+        return self._rs.model.get_xml()
 
     # --- gymnasium API ---------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
@@ -193,17 +201,28 @@ class SimEnv(gym.Env):
             self._rs = None
 
     # --- observation -------------------------------------------------------------------------
-    def _camera(self, key: str) -> np.ndarray:
+    def _camera(self, key: str, posed: bool = False) -> np.ndarray:
+        """One camera's image; ``posed``: the simplified renderer already holds this step's pose."""
         if not self.render_images:
             return np.zeros((self.image_size, self.image_size, 3), np.uint8)
         if not self.fast_render:  # robosuite's own offscreen path, rendered inside its step()
             return np.ascontiguousarray(self._rs_obs[f"{CAMERAS[key]}_image"][::-1])
         try:
             if self._renderer is None:
-                self._renderer = FastRenderer(self.model, self.image_size, self.image_size)
+                self._renderer = self._make_renderer()
+            if isinstance(self._renderer, SimplifiedRenderer):
+                if not posed:
+                    self._renderer.pose_from(self.model, self.data)
+                return self._renderer.render(CAMERAS[key])
             return self._renderer.render(self.data, CAMERAS[key])
         except Exception as e:
             raise RendererError(f"rendering camera {key!r} failed: {type(e).__name__}: {e}") from e
+
+    def _make_renderer(self) -> FastRenderer | SimplifiedRenderer:
+        size = self.image_size
+        if self.render_settings.path == "simplified":
+            return SimplifiedRenderer(self.model, self.scene_xml(), self.render_settings.face_budget, size, size)
+        return FastRenderer(self.model, size, size)
 
     def proprio(self) -> np.ndarray:
         """The ``state`` vector (see ``STATE_LAYOUT``)."""
@@ -220,9 +239,10 @@ class SimEnv(gym.Env):
         ).astype(np.float32)
 
     def _observation(self) -> dict[str, Any]:
+        agentview = self._camera("agentview")  # poses the simplified renderer for both cameras
         return {
-            "agentview": self._camera("agentview"),
-            "wrist": self._camera("wrist"),
+            "agentview": agentview,
+            "wrist": self._camera("wrist", posed=True),
             "state": self.proprio(),
             "instruction": self.instruction,
         }

@@ -4,6 +4,12 @@ robosuite's default offscreen path renders with shadows, reflections, skybox and
 On a CPU (Mesa llvmpipe over EGL) those cost more than the scene itself; this renderer turns them
 off, hides collision geoms (group 0), renders only the cameras asked for, and returns images right
 side up (MuJoCo's own convention; robosuite's path returns them upside down).
+
+Render paths (``RenderSettings.path``, stored with every episode record):
+    ``full``: ``FastRenderer`` on the physics model itself, every mesh at full resolution.
+    ``simplified``: ``SimplifiedRenderer``, a render-only copy of the model whose meshes above
+        ``face_budget`` faces are decimated (``envs.meshes``), posed from the physics state each frame.
+    ``robosuite``: robosuite's own offscreen path (shadows, reflections, multisampling), for comparison.
 """
 
 from __future__ import annotations
@@ -11,6 +17,8 @@ from __future__ import annotations
 import atexit
 import os
 import weakref
+from dataclasses import dataclass
+from typing import Any
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
@@ -86,3 +94,104 @@ def check_gl() -> None:
             f"no working offscreen OpenGL with MUJOCO_GL={os.environ.get('MUJOCO_GL')!r} "
             f"({type(e).__name__}: {e}); {GL_FIX}"
         ) from None
+
+
+RENDER_PATHS = ("full", "simplified", "robosuite")
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    """How an env renders its cameras; part of every record, so results of two paths never mix."""
+
+    path: str = "full"
+    face_budget: int | None = None  # simplified path: meshes above this many faces are decimated
+
+    def __post_init__(self) -> None:
+        if self.path not in RENDER_PATHS:
+            raise ValueError(f"Unknown render path {self.path!r}; choose from {list(RENDER_PATHS)}")
+        if (self.path == "simplified") != (self.face_budget is not None):
+            raise ValueError(
+                f"face_budget is set with the simplified path only (path={self.path!r}, "
+                f"face_budget={self.face_budget!r})"
+            )
+        if self.face_budget is not None and self.face_budget < 1:
+            raise ValueError(f"face_budget must be >= 1, got {self.face_budget}")
+
+    @classmethod
+    def of(cls, fast_render: bool = True, face_budget: int | None = None) -> RenderSettings:
+        """The settings an env's ``fast_render`` and ``face_budget`` arguments select."""
+        if not fast_render:
+            if face_budget is not None:
+                raise ValueError("face_budget needs fast_render=True (robosuite's path renders full meshes)")
+            return cls("robosuite")
+        return cls("full") if face_budget is None else cls("simplified", int(face_budget))
+
+    @classmethod
+    def from_record(cls, env: dict[str, Any]) -> RenderSettings:
+        """The settings of an episode record's ``env`` field (records before this field: full or robosuite)."""
+        if "render_path" in env:
+            return cls(env["render_path"], env.get("face_budget"))
+        return cls("full" if env.get("fast_render", True) else "robosuite")
+
+    def describe(self) -> dict[str, Any]:
+        return {"render_path": self.path, "face_budget": self.face_budget}
+
+    def label(self) -> str:
+        return self.path if self.face_budget is None else f"{self.path}{self.face_budget}"
+
+
+# model fields that robosuite and LIBERO change after compiling (fixture placement, hidden sites, colours)
+SYNCED_FIELDS = (
+    "body_pos",
+    "body_quat",
+    "geom_rgba",
+    "site_rgba",
+    "mat_rgba",
+    "light_pos",
+    "light_dir",
+    "cam_pos",
+    "cam_quat",
+)
+
+
+def scene_fields(model: mujoco.MjModel) -> dict[str, np.ndarray]:
+    """The runtime-mutable model fields a render model copies from its physics model (see ``SYNCED_FIELDS``)."""
+    return {k: getattr(model, k).copy() for k in SYNCED_FIELDS}
+
+
+class SimplifiedRenderer:
+    """Renders a physics model's state through its render model (simplified meshes, same bodies and joints)."""
+
+    def __init__(self, physics: mujoco.MjModel, xml: str, face_budget: int, height: int, width: int) -> None:
+        from envs.meshes import render_model
+
+        self.model = render_model(physics, xml, face_budget)
+        for name in ("nq", "nbody", "ngeom", "ncam", "nlight", "nmocap", "nsite", "nmat"):
+            if getattr(self.model, name) != getattr(physics, name):
+                raise ValueError(
+                    f"render model differs from the physics model in {name}: "
+                    f"{getattr(self.model, name)} vs {getattr(physics, name)}"
+                )
+        self.data = mujoco.MjData(self.model)
+        self._renderer = FastRenderer(self.model, height, width)
+
+    def pose(self, qpos: np.ndarray, fields: dict[str, np.ndarray], mocap: tuple | None = None) -> None:
+        """Sets the render model's state: joint positions, runtime model fields, mocap poses."""
+        for k, v in fields.items():
+            np.copyto(getattr(self.model, k), v)
+        np.copyto(self.data.qpos, qpos)
+        if mocap is not None:
+            np.copyto(self.data.mocap_pos, mocap[0])
+            np.copyto(self.data.mocap_quat, mocap[1])
+        mujoco.mj_kinematics(self.model, self.data)
+        mujoco.mj_camlight(self.model, self.data)
+
+    def pose_from(self, physics: mujoco.MjModel, data: mujoco.MjData) -> None:
+        self.pose(data.qpos, {k: getattr(physics, k) for k in SYNCED_FIELDS}, (data.mocap_pos, data.mocap_quat))
+
+    def render(self, camera: str) -> np.ndarray:
+        """Renders ``camera`` at the last pose (``pose`` or ``pose_from``)."""
+        return self._renderer.render(self.data, camera)
+
+    def close(self) -> None:
+        self._renderer.close()

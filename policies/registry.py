@@ -58,7 +58,7 @@ def _teacher_env_kwargs(checkpoint: str | None = None, **_: Any) -> dict[str, An
     from policies.vla.policy import DEFAULT_TEACHER
 
     # loading validates the checkpoint up front (missing, truncated, config mismatch: CheckpointError)
-    return {"image_size": load_vla(checkpoint or DEFAULT_TEACHER).cfg.image_size}
+    return env_settings(load_vla(checkpoint or DEFAULT_TEACHER).cfg)
 
 
 def _teacher_weights(checkpoint: str | None = None, **_: Any) -> list[Path]:
@@ -117,7 +117,7 @@ def _routed(method: str) -> PolicyFactory:
                 f"no {method} student for budget {budget}; trained budgets: {available_budgets(method) or 'none'} "
                 f"(train: python -m distill.run --method {method} --budgets {budget})"
             )
-        return {"image_size": load_student(folder).vla.cfg.image_size}
+        return env_settings(load_student(folder).vla.cfg)
 
     def weights(budget: float = 0.5, checkpoint: str | None = None, **_: Any) -> list[Path]:
         from distill.checkpoint import student_teacher_dir
@@ -168,7 +168,7 @@ def _dense_env_kwargs(budget: float = 0.5, checkpoint: str | None = None, **_: A
 
     if not 0.0 < budget <= 1.0:
         raise ValueError(f"budget must be in (0, 1], got {budget}")
-    return {"image_size": load_vla(checkpoint or student_dir("dense", budget)).cfg.image_size}
+    return env_settings(load_vla(checkpoint or student_dir("dense", budget)).cfg)
 
 
 def _dense_weights(budget: float = 0.5, checkpoint: str | None = None, **_: Any) -> list[Path]:
@@ -180,6 +180,11 @@ def _dense_weights(budget: float = 0.5, checkpoint: str | None = None, **_: Any)
 _dense.env_kwargs = _dense_env_kwargs
 _dense.weights = _dense_weights
 _dense.routed = True  # takes --budget
+
+
+def env_settings(cfg: VLAConfig) -> dict[str, Any]:
+    """The env settings a VLA was trained with: image size and render path."""
+    return {"image_size": cfg.image_size, "face_budget": cfg.face_budget}
 
 
 def policy_env_kwargs(name: str, **kwargs: Any) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from policies.vla.checkpoint import save_vla
 from policies.vla.config import VLAConfig
-from policies.vla.data import FrameSet, load_frames
+from policies.vla.data import FrameSet, feature_face_budget, load_frames
 from policies.vla.model import VLA
 
 
@@ -112,7 +112,8 @@ def check_init(cfg: TrainConfig) -> None:
     if not path.is_file():
         raise ValueError(f"--init {cfg.init}: no teacher checkpoint there (no config.json)")
     saved = VLAConfig.load(path)
-    if replace(saved, hidden_state=cfg.model.hidden_state) != cfg.model:  # hiding inputs keeps the weights' shapes
+    # hiding inputs and another render path keep the weights' shapes
+    if replace(saved, hidden_state=cfg.model.hidden_state, face_budget=cfg.model.face_budget) != cfg.model:
         diff = {k: (v, getattr(cfg.model, k)) for k, v in asdict(saved).items() if getattr(cfg.model, k) != v}
         said = ", ".join(f"{k}={a} (asked {b})" for k, (a, b) in diff.items())
         raise ValueError(f"--init {cfg.init} has another architecture: {said}")
@@ -175,6 +176,8 @@ def train(cfg: TrainConfig) -> VLA:
     torch.manual_seed(cfg.seed)
     device = pick_device(cfg.device)
     cfg = effective_precision(cfg, device)
+    # the policy renders at evaluation the way its training images were rendered (envs.render)
+    cfg = replace(cfg, model=replace(cfg.model, face_budget=feature_face_budget(cfg.features, cfg.suites)))
     if cfg.init:
         check_init(cfg)
     out = Path(cfg.out)

@@ -201,12 +201,14 @@ def test_demos_hdf5_layout_and_resume(tmp_path, capsys, monkeypatch):
     assert encoded == []  # up to date
 
 
-def test_throughput_compares_both_render_paths():
-    from bench.throughput import compare_render_paths
+def test_throughput_compares_the_render_paths():
+    from bench.throughput import PATHS, compare_render_paths
 
-    r = compare_render_paths("robosuite", 0, steps=3, rounds=1, image_size=32)
-    assert r["fast_steps_per_s"] > 0 and r["default_steps_per_s"] > 0
-    assert r["ratio"] == pytest.approx(r["fast_steps_per_s"] / r["default_steps_per_s"])
+    r = compare_render_paths("robosuite", 0, steps=3, rounds=1, image_size=32, face_budget=400, eval_stride=2)
+    for path in PATHS:
+        assert r[f"{path}_record_ms"] > 0 and r[f"{path}_eval_ms"] > 0
+    assert r["simplified_record_over_physics"] == pytest.approx(r["simplified_record_ms"] / r["physics_record_ms"])
+    assert "full_eval_over_robosuite" in r and "physics_record_over_physics" not in r
 
 
 def test_sweep_expands_budgets_and_resumes(tmp_path):

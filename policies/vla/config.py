@@ -32,6 +32,8 @@ class VLAConfig:
     # proprio dimensions withheld from the policy (normalised value fixed at 0, the training mean);
     # (9, 10), the finger joints: a clone that reads them closes the hand only once it is already closing
     hidden_state: tuple[int, ...] = ()
+    # render path of the training images (envs.render): None = full meshes; N = meshes simplified to N faces
+    face_budget: int | None = None
 
     def __post_init__(self) -> None:
         self.hidden_state = tuple(sorted(set(int(i) for i in self.hidden_state)))
@@ -41,6 +43,8 @@ class VLAConfig:
             raise ValueError(f"image_size must be a multiple of 32, got {self.image_size}")
         if not 1 <= self.exec_steps <= self.chunk:
             raise ValueError(f"exec_steps must be in [1, chunk={self.chunk}], got {self.exec_steps}")
+        if self.face_budget is not None and self.face_budget < 1:
+            raise ValueError(f"face_budget must be >= 1 or None, got {self.face_budget}")
         if self.hidden_size % self.num_heads:
             raise ValueError("hidden_size must be divisible by num_heads")
 

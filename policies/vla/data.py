@@ -40,6 +40,24 @@ def is_validation(demo: str, every: int) -> bool:
     return every > 0 and int(demo.split("_")[1]) % every == every - 1
 
 
+def feature_face_budget(root: str | Path, suites: list[str]) -> int | None:
+    """The face budget of the render path that made the cached features (None: full meshes).
+
+    Raises ``ValueError`` when the files were rendered on different paths: one policy, one render path."""
+    paths = set()
+    for f in (f for s in suites for f in sorted(Path(root, s).glob("task_*.hdf5"))):
+        with h5py.File(f, "r") as h:
+            paths.add(str(h.attrs.get("render_path", "full")))
+    if len(paths) > 1:
+        raise ValueError(f"features under {root} come from several render paths {sorted(paths)}: render them alike")
+    path = paths.pop() if paths else "full"
+    if path == "full":
+        return None
+    if not path.startswith("simplified"):
+        raise ValueError(f"features under {root} were rendered on the {path!r} path; train on full or simplified")
+    return int(path.removeprefix("simplified"))
+
+
 def load_frames(
     root: str | Path, suites: list[str], chunk: int, split: str, val_every: int = 10, tasks: list[int] | None = None
 ) -> FrameSet:

@@ -16,6 +16,7 @@ new ``--out`` first).
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -25,6 +26,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from envs.render import RenderSettings
 from policies.vla.encoders import encode_images, text_encoder
 
 IMAGE_KEYS = ("agentview_rgb", "eye_in_hand_rgb")  # camera order = policies.vla.config.CAMERAS
@@ -51,6 +53,11 @@ def _same_demo(cached: h5py.Group, g: h5py.Group) -> bool:
     )
 
 
+def demo_render(data: h5py.Group) -> RenderSettings:
+    """The render path a demo file's images were made with (files from before the field: full meshes)."""
+    return RenderSettings.from_record(json.loads(data.attrs.get("env_args", "{}")))
+
+
 def cache_task(src: Path, dst: Path, bar: tqdm) -> int:
     """Caches one task file (skipped when ``dst`` already holds the same demos); returns demos encoded."""
     previous = h5py.File(dst, "r") if dst.exists() else nullcontext()
@@ -58,7 +65,9 @@ def cache_task(src: Path, dst: Path, bar: tqdm) -> int:
         data = fin["data"]
         names = sorted(k for k in data if k.startswith("demo_"))
         cached = [] if old is None else sorted(k for k in old if k.startswith("demo_"))
-        reuse = {n for n in names if n in cached and _same_demo(old[n], data[n])}
+        render = demo_render(data)
+        same_render = old is not None and old.attrs.get("render_path", "full") == render.label()
+        reuse = {n for n in names if same_render and n in cached and _same_demo(old[n], data[n])}
         if cached == names and len(reuse) == len(names):
             bar.update(len(names))
             return 0
@@ -66,6 +75,7 @@ def cache_task(src: Path, dst: Path, bar: tqdm) -> int:
         tmp = dst.with_suffix(".partial")
         with h5py.File(tmp, "w") as fout:
             fout.attrs.update({k: data.attrs[k] for k in ("suite", "task_id", "instruction")})
+            fout.attrs["render_path"] = render.label()  # a policy trained on these renders on the same path
             fout.create_dataset("lang", data=text_encoder()([str(data.attrs["instruction"])])[0].numpy())
             for name in names:
                 g = data[name]

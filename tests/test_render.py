@@ -1,0 +1,143 @@
+"""Render paths: simplified visual meshes, their cache, physics left alone, images re-rendered from states."""
+
+import h5py
+import numpy as np
+import pytest
+
+import envs
+from envs.meshes import simplify
+from envs.render import RenderSettings
+
+
+def _soup_grid(n: int) -> dict:
+    """A wavy n x n grid as MuJoCo stores textured meshes: triangle soup, one texcoord per corner."""
+    u, v = np.meshgrid(np.linspace(0, 1, n + 1), np.linspace(0, 1, n + 1))
+    pts = np.stack([u, v, 0.05 * np.sin(6 * u) * np.cos(4 * v)], -1).reshape(-1, 3)
+    uv = np.stack([u, v], -1).reshape(-1, 2)
+    idx = np.arange((n + 1) ** 2).reshape(n + 1, n + 1)
+    quads = np.stack([idx[:-1, :-1], idx[:-1, 1:], idx[1:, 1:], idx[1:, :-1]], -1).reshape(-1, 4)
+    tris = np.concatenate([quads[:, [0, 1, 2]], quads[:, [0, 2, 3]]])
+    corners = tris.reshape(-1)
+    soup = np.arange(corners.size).reshape(-1, 3)
+    return {"vert": pts[corners], "face": soup, "texcoord": uv[corners], "facetexcoord": soup}
+
+
+def test_simplify_keeps_a_subset_of_vertices_with_their_texcoords():
+    mesh = _soup_grid(40)  # 3200 faces
+    out = simplify(mesh, 300)
+    assert 12 <= len(out["face"]) <= 300
+    pairs = {tuple(np.round(np.r_[p, t], 9)) for p, t in zip(mesh["vert"], mesh["texcoord"], strict=True)}
+    kept = {tuple(np.round(np.r_[p, t], 9)) for p, t in zip(out["vert"], out["texcoord"], strict=True)}
+    assert kept <= pairs  # every kept vertex is an original one, with its own texture coordinate
+    assert out["face"].max() < len(out["vert"])
+    small = simplify(mesh, 10**6)  # under budget: welded only, same surface
+    assert len(small["face"]) == len(mesh["face"]) and len(small["vert"]) == 41 * 41
+
+
+def test_render_settings_validate_and_read_old_records():
+    assert RenderSettings.of(True, None) == RenderSettings("full")
+    assert RenderSettings.of(True, 800) == RenderSettings("simplified", 800)
+    assert RenderSettings.of(False) == RenderSettings("robosuite")
+    with pytest.raises(ValueError, match="Unknown render path"):
+        RenderSettings("fancy")
+    with pytest.raises(ValueError, match="face_budget"):
+        RenderSettings("full", 800)
+    with pytest.raises(ValueError, match="face_budget needs fast_render"):
+        RenderSettings.of(False, 800)
+    assert RenderSettings.from_record({"image_size": 96, "fast_render": True}).label() == "full"  # before the field
+    assert RenderSettings.from_record({"render_path": "simplified", "face_budget": 800}).label() == "simplified800"
+
+
+@pytest.mark.sim
+def test_simplified_path_renders_close_to_full_meshes_and_leaves_physics_alone(tmp_path, monkeypatch):
+    from skimage.metrics import structural_similarity
+
+    import envs.meshes as meshes
+
+    monkeypatch.setenv("VLABENCH_CACHE", str(tmp_path))
+    actions = np.random.default_rng(0).uniform(-0.5, 0.5, (6, 7))
+    runs = {}
+    for name, kw in {"full": {}, "simplified": {"face_budget": 400}, "physics": {"render_images": False}}.items():
+        env = envs.make_env("robosuite", 0, image_size=64, **kw).unwrapped
+        obs, _ = env.reset(seed=0, options={"init_state": 3})
+        seq = [obs] + [env.step(a)[0] for a in actions]
+        runs[name] = (seq, env.describe(), env)
+    full, simp, phys = (runs[k][0] for k in ("full", "simplified", "physics"))
+    for a, b, c in zip(full, simp, phys, strict=True):
+        assert np.array_equal(a["state"], b["state"]) and np.array_equal(a["state"], c["state"])
+        for cam in ("agentview", "wrist"):
+            assert not np.array_equal(a[cam], b[cam])  # the meshes did change
+            assert structural_similarity(a[cam], b[cam], channel_axis=2) > 0.85
+    assert runs["simplified"][1]["render_path"] == "simplified" and runs["simplified"][1]["face_budget"] == 400
+    assert runs["full"][1]["render_path"] == "full" and runs["full"][1]["face_budget"] is None
+    simplified_env = runs["simplified"][2]
+    render = simplified_env._renderer.model
+    assert render.mesh_facenum.max() <= 1.25 * 400 < simplified_env.model.mesh_facenum.max()
+    assert len(list((tmp_path / "meshes").glob("*.npz"))) > 0 and len(list((tmp_path / "models").glob("*.mjb"))) == 1
+    # a second build loads the cached binary model: nothing is decimated or compiled again
+    monkeypatch.setattr(meshes, "_compile", lambda *a: pytest.fail("compiled again despite the cache"))
+    again = meshes.render_model(simplified_env.model, simplified_env.scene_xml(), 400)
+    assert np.array_equal(again.mesh_face, render.mesh_face)
+    for _, _, env in runs.values():
+        env.close()
+
+
+@pytest.mark.sim
+def test_demos_keep_states_and_rerender_to_the_recorded_frames(tmp_path, monkeypatch):
+    """Recording with images and re-rendering the stored states give the same frames, bit for bit."""
+    from bench import demos, render_demos
+
+    monkeypatch.setenv("VLABENCH_CACHE", str(tmp_path / "cache"))
+    live, states_only, again = tmp_path / "live", tmp_path / "states", tmp_path / "again"
+    common = ["--suite", "robosuite", "--tasks", "0", "--episodes-per-task", "1", "--noise-frac", "0"]
+    common += ["--image-size", "32", "--workers", "1"]
+    demos.main([*common, "--face-budget", "400", "--frame-stride", "2", "--out", str(live)])
+    demos.main([*common, "--no-images", "--out", str(states_only)])
+    args = ["--image-size", "32", "--frame-stride", "2", "--face-budget", "400", "--workers", "1"]
+    render_demos.main(["--demos", str(states_only), "--out", str(again), *args])
+    with h5py.File(live / "robosuite" / "task_0.hdf5") as a, h5py.File(again / "robosuite" / "task_0.hdf5") as b:
+        ga, gb = a["data/demo_0"], b["data/demo_0"]
+        assert "agentview_rgb" not in h5py.File(states_only / "robosuite" / "task_0.hdf5")["data/demo_0/obs"]
+        assert np.array_equal(ga["states"][()], gb["states"][()])  # physics-only recording: the same episode
+        assert np.array_equal(ga["obs_steps"][()], gb["obs_steps"][()])
+        for key in ("agentview_rgb", "eye_in_hand_rgb"):
+            assert ga["obs"][key].shape[0] == len(ga["obs_steps"])
+            assert np.array_equal(ga["obs"][key][()], gb["obs"][key][()])
+        assert '"render_path": "simplified"' in b["data"].attrs["env_args"]
+    render_demos.main(["--demos", str(states_only), "--out", str(again), *args])  # up to date: nothing to do
+    with pytest.raises(SystemExit):  # another image size into the same folder is refused
+        render_demos.main(["--demos", str(states_only), "--out", str(again), "--image-size", "64", "--workers", "1"])
+
+
+def test_records_of_another_render_path_are_refused(tmp_path):
+    from bench import run
+    from bench.records import append_record
+
+    cfg = run.RunConfig(policy="expert", suites=["robosuite"], tasks=[0], out=str(tmp_path))
+    path = run.records_path(cfg, "robosuite")
+    base = {"task_id": 0, "init_state": 0, "seed": 0, "success": True}
+    append_record(path, {**base, "env": {"fast_render": True, "image_size": 128}})  # before the field: full
+    assert sorted(run.recorded(cfg, "robosuite")) == [(0, 0)]
+    append_record(path, {**base, "init_state": 1, "seed": 1, "env": {"render_path": "simplified", "face_budget": 800}})
+    with pytest.raises(run.StaleRecordsError, match="rendered on another path"):
+        run.recorded(cfg, "robosuite")
+    simplified = run.RunConfig(policy="expert", suites=["robosuite"], tasks=[0], out=str(tmp_path), face_budget=800)
+    with pytest.raises(run.StaleRecordsError, match=r"simplified800.*full|full.*simplified800"):
+        run.recorded(simplified, "robosuite")
+
+
+def test_training_takes_the_render_path_of_its_features(tmp_path):
+    """A teacher trained on simplified renders records the face budget, so evaluation renders alike."""
+    from policies.vla.data import feature_face_budget
+    from helpers import write_features
+
+    write_features(tmp_path, tasks=2)
+    assert feature_face_budget(tmp_path, ["libero_spatial"]) is None  # files from before the field: full meshes
+    for t in (0, 1):
+        with h5py.File(tmp_path / "libero_spatial" / f"task_{t}.hdf5", "a") as f:
+            f.attrs["render_path"] = "simplified1500"
+    assert feature_face_budget(tmp_path, ["libero_spatial"]) == 1500
+    with h5py.File(tmp_path / "libero_spatial" / "task_1.hdf5", "a") as f:
+        f.attrs["render_path"] = "full"
+    with pytest.raises(ValueError, match="several render paths"):
+        feature_face_budget(tmp_path, ["libero_spatial"])
