@@ -138,7 +138,7 @@ def summarise(df: pd.DataFrame) -> pd.DataFrame:
     """Per face budget: mean and minimum SSIM, mean PSNR, faces, and the render-time ratio full/simplified."""
     df = df.assign(speedup=df.full_ms / df.simplified_ms)
     g = df.groupby("face_budget")
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "scenes": g.apply(lambda x: len(x[["suite", "task"]].drop_duplicates())),
             "mean_ssim": g.ssim.mean(),
@@ -151,6 +151,17 @@ def summarise(df: pd.DataFrame) -> pd.DataFrame:
             "median_speedup": g.speedup.median(),
         }
     ).reset_index()
+    out = out.round(
+        {
+            "mean_ssim": 4,
+            "min_ssim": 4,
+            "mean_psnr": 2,
+            "median_full_ms": 2,
+            "median_simplified_ms": 2,
+            "median_speedup": 2,
+        }
+    )
+    return out.astype({"scenes": int, "mean_faces": int, "mean_faces_full": int})
 
 
 def plot_curve(summary: pd.DataFrame, df: pd.DataFrame, path: Path) -> None:
@@ -212,7 +223,7 @@ def run(cfg: FidelityConfig) -> pd.DataFrame:
     df = df.drop_duplicates(["suite", "task", "camera", "face_budget"], keep="last")
     summary = summarise(df)
     summary.to_csv(out / "summary.csv", index=False)
-    (out / "summary.md").write_text(to_markdown(summary.round(4)))
+    (out / "summary.md").write_text(to_markdown(summary.astype(object)))  # object: rows keep their ints
     plot_curve(summary, df, out / "curve.png")
     save_scenes(images, cfg.budgets, out / "scenes.png")
     (out / "config.json").write_text(pd.Series(asdict(cfg)).to_json(indent=2) + "\n")
