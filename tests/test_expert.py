@@ -54,3 +54,64 @@ def test_unsupported_goal_is_reported():
         assert rec["success"] is False and "UnsupportedTask" in rec["error"]
     finally:
         env.close()
+
+
+def test_resumed_expert_reads_its_phase_from_the_state():
+    """A DAgger takeover: a fresh expert mid-episode carries a held cube on, or backs off and picks."""
+    from policies.expert import ScriptedExpert
+
+    env = envs.make_env("robosuite", 0, image_size=32, render_images=False)
+    try:
+        obs, _ = env.reset(seed=0, options={"init_state": 1})
+        expert = make_policy("expert", env)
+        expert.reset()
+        for _ in range(200):  # until the cube is held (both pads on it), before it is lifted high
+            obs, _, terminated, _, _ = env.step(expert.select_action(obs))
+            held = ScriptedExpert(env, resume=True)
+            held.reset()
+            if held._expert.holding(held._expert.steps[0].body):
+                break
+        else:
+            pytest.fail("the expert never held the cube")
+        assert not terminated
+        first = held.select_action(obs)
+        assert first[6] > 0  # keeps the fingers closed: no back-off, no regrasp
+        for _ in range(100):
+            obs, _, terminated, _, info = env.step(held.select_action(obs))
+            if terminated:
+                break
+        assert info["is_success"]
+        obs, _ = env.reset(seed=0, options={"init_state": 2})
+        for _ in range(20):  # a policy that wanders off with the fingers closed
+            obs, *_ = env.step([0.3, 0.2, -0.2, 0, 0, 0, 1.0])
+        fresh = ScriptedExpert(env, resume=True)
+        fresh.reset()
+        assert fresh.select_action(obs)[6] < 0  # opens first
+        for _ in range(200):
+            obs, _, terminated, _, info = env.step(fresh.select_action(obs))
+            if terminated:
+                break
+        assert info["is_success"]
+    finally:
+        env.close()
+
+
+def test_dagger_writes_the_experts_continuation_and_resumes(tmp_path):
+    import h5py
+
+    from bench import dagger
+
+    args = ["--policy", "expert", "--suite", "robosuite", "--tasks", "0", "--episodes-per-task", "2"]
+    args += ["--min-takeover", "5", "--max-takeover", "8", "--workers", "1", "--out", str(tmp_path), "--round", "2"]
+    dagger.main(args)
+    path = tmp_path / "robosuite" / "task_0.hdf5"
+    with h5py.File(path) as f:
+        demos = sorted(k for k in f["data"] if k.startswith("demo_"))
+        assert demos == ["demo_200000", "demo_200001"]
+        g = f["data/demo_200000"]
+        assert 5 <= g.attrs["takeover_step"] <= 8 and g.attrs["dagger_round"] == 2
+        assert len(g["states"]) == len(g["actions"]) == len(g["obs/state"]) and "model_file" in g.attrs
+        assert "agentview_rgb" not in g["obs"]  # physics only: bench.render_demos makes the images
+    mtime = path.stat().st_mtime_ns
+    dagger.main(args)  # logged: nothing rerun
+    assert path.stat().st_mtime_ns == mtime

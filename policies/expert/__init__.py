@@ -18,9 +18,12 @@ class ScriptedExpert(Policy):
 
     name = "expert"
 
-    def __init__(self, env: gym.Env, cfg: ExpertConfig | None = None) -> None:
+    def __init__(self, env: gym.Env, cfg: ExpertConfig | None = None, resume: bool = False) -> None:
+        """``resume``: ``reset()`` may be called mid-episode (DAgger takeover); the expert reads its phase
+        from the privileged state instead of assuming the episode's start."""
         self.env = env.unwrapped
         self.cfg = cfg or ExpertConfig()
+        self.resume = resume
         self._expert: PickPlaceExpert | None = None
         self.unsupported_reason: str | None = None
 
@@ -35,7 +38,7 @@ class ScriptedExpert(Policy):
 
     def reset(self) -> None:
         scene = Scene(self.env)
-        self._expert = PickPlaceExpert(scene, plan_steps(self.env, scene), self.cfg)
+        self._expert = PickPlaceExpert(scene, plan_steps(self.env, scene), self.cfg, resume=self.resume)
 
     def select_action(self, obs: dict[str, Any]) -> np.ndarray:
         if self._expert is None:

@@ -62,8 +62,11 @@ class Grasp:
 class PickPlaceExpert:
     """Runs ``steps`` in order; ``next_action()`` returns one 7-d action per env step."""
 
-    def __init__(self, scene: Scene, steps: list[Step], cfg: ExpertConfig | None = None) -> None:
+    def __init__(self, scene: Scene, steps: list[Step], cfg: ExpertConfig | None = None, resume: bool = False) -> None:
+        """``resume``: start from whatever state the scene is in (a policy's, mid-episode): the phase is read
+        from the privileged state (object already held: carry it; else back off upwards and pick)."""
         self.scene, self.steps, self.cfg = scene, steps, cfg or ExpertConfig()
+        self.resume = resume
         self._final_grip = OPEN
         self._dropped = False
         self._gen = self._script()
@@ -248,10 +251,25 @@ class PickPlaceExpert:
         yield from self._hold(OPEN, target.release_open_steps)
         yield from self._move(s.eef_pos() + [0, 0, 0.10], yaw, OPEN, tol=0.01, max_steps=40)
 
+    def holding(self, body: int) -> bool:
+        """Both finger pads on the object and the fingers not shut on nothing."""
+        s = self.scene
+        return s.grasped(s.root(body)) and s.finger_gap() > 0.003
+
+    def _back_off(self) -> Iterator[np.ndarray]:
+        """Opens and rises 6 cm (resuming without the object: whatever the hand touches is let go)."""
+        yield from self._hold(OPEN, 8)
+        yield from self._move(self.scene.eef_pos() + [0, 0, 0.06], self.scene.eef_yaw(), OPEN, tol=0.01, max_steps=30)
+
     def _script(self) -> Iterator[np.ndarray]:
-        for step in self.steps:
-            for _attempt in range(self.cfg.max_regrasps):
-                yield from self._pick(step)
+        for i, step in enumerate(self.steps):
+            for attempt in range(self.cfg.max_regrasps):
+                if self.resume and i == 0 and attempt == 0 and self.holding(step.body):
+                    pass  # the policy already holds it: carry it on
+                else:
+                    if self.resume and i == 0 and attempt == 0:
+                        yield from self._back_off()
+                    yield from self._pick(step)
                 yield from self._place(step)
                 if not self._dropped:
                     break

@@ -123,6 +123,13 @@ class Scene:
         r = self.eef_rot()
         return float(np.arctan2(r[1, 0], r[0, 0]))
 
+    def grasped(self, root: int) -> bool:
+        """Whether both finger pads touch the object under ``root`` (robosuite's own grasp check)."""
+        m = self.m
+        names = [mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_GEOM, g) for g in self.geoms(root)]
+        names = [n for n in names if n]
+        return bool(names) and bool(self.env._rs._check_grasp(gripper=self.env.robot.gripper, object_geoms=names))
+
     def finger_gap(self) -> float:
         q = self.d.qpos[self.env.robot._ref_gripper_joint_pos_indexes]
         return float(abs(q[0] - q[1]))
