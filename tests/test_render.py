@@ -128,8 +128,9 @@ def test_records_of_another_render_path_are_refused(tmp_path):
 
 def test_training_takes_the_render_path_of_its_features(tmp_path):
     """A teacher trained on simplified renders records the face budget, so evaluation renders alike."""
-    from policies.vla.data import feature_face_budget
     from helpers import write_features
+
+    from policies.vla.data import feature_face_budget
 
     write_features(tmp_path, tasks=2)
     assert feature_face_budget(tmp_path, ["libero_spatial"]) is None  # files from before the field: full meshes
