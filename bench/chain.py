@@ -1,0 +1,187 @@
+"""The teacher chain as resumable stages: record, DAgger, render, encode, train, evaluate.
+
+Usage:
+    python -m bench.chain --name fb3000 --dry-run                 # print the stage commands
+    python -m bench.chain --name fb3000 --workers 2               # run what is not done yet
+    python -m bench.chain --name fb3000 --stages render encode    # only these stages
+    python -m bench.chain --name fb3000 --device cuda --workers 16 --train-steps 6000   # a GPU machine
+
+Every stage is an existing command that writes its outputs as it goes and skips what is on disk:
+``bench.demos --no-images`` (states only, ``data/demos_states``), ``bench.dagger`` (the current teacher
+drives, the expert takes over; ``data/dagger_<name>``, with ``--dagger-policy``), ``bench.render_demos``
+(images from the states at the policy's size and face budget, base and DAgger demos into one tree),
+``policies.vla.features``, ``policies.train`` (exports ``checkpoints/teacher_<name>``) and ``bench.run``
+(official init states). Each stage runs in its own process; its command, exit status and wall time go
+to ``runs/chain_<name>/stages.jsonl``, and a stage that finished with the same command is skipped on a
+rerun (``--force`` runs it again: each command still reuses what it finds). A fresh machine regenerates
+everything from the committed code; the same machine picks up where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+STAGES = ("record", "dagger", "render", "encode", "train", "evaluate")
+
+
+@dataclass
+class ChainConfig:
+    name: str = "fb3000"
+    suites: list[str] = field(default_factory=lambda: ["libero_spatial", "libero_object", "robosuite"])
+    lift_only: bool = True  # robosuite: task 0 (Lift), the benchmark's third suite
+    demos_per_task: int = 50
+    noise_frac: float = 0.4
+    dagger_policy: str = ""  # "" skips DAgger; e.g. "teacher" (the committed one)
+    dagger_checkpoint: str = ""
+    dagger_episodes: int = 20
+    dagger_round: int = 1
+    image_size: int = 96
+    frame_stride: int = 2
+    face_budget: int = 3000
+    train_steps: int = 6000
+    train_init: str = ""  # fine-tune from a teacher folder instead of a random initialisation
+    device: str = "auto"
+    workers: int = 2
+    eval_episodes: int = 50
+    stages: list[str] = field(default_factory=lambda: list(STAGES))
+    force: bool = False
+    dry_run: bool = False
+
+    def __post_init__(self) -> None:
+        unknown = set(self.stages) - set(STAGES)
+        if unknown:
+            raise ValueError(f"unknown stages {sorted(unknown)}; choose from {list(STAGES)}")
+        if self.workers < 1 or self.demos_per_task < 1 or self.train_steps < 1:
+            raise ValueError("workers, demos_per_task and train_steps must be >= 1")
+
+    @property
+    def log(self) -> Path:
+        return Path("runs") / f"chain_{self.name}" / "stages.jsonl"
+
+    def commands(self) -> dict[str, list[str]]:
+        """The stage commands (module and arguments), in order."""
+        rendered, feats = f"data/demos_{self.name}", f"data/features_{self.name}"
+        export = f"checkpoints/teacher_{self.name}"
+        libero = [s for s in self.suites if s != "robosuite"]
+        w = ["--workers", str(self.workers)]
+        cmds: dict[str, list[str]] = {}
+
+        def per_suite(cmd: list[str]) -> list[str]:
+            """``cmd`` once for the LIBERO suites and once for robosuite (Lift only by default), ';'-joined."""
+            parts = [[*cmd, "--suite", *libero]] if libero else []
+            if "robosuite" in self.suites:
+                parts.append([*cmd, "--suite", "robosuite", *(["--tasks", "0"] if self.lift_only else [])])
+            return [a for part in parts for a in (*part, ";")][:-1]
+
+        rec = ["bench.demos", "--episodes-per-task", str(self.demos_per_task), "--noise-frac", str(self.noise_frac)]
+        cmds["record"] = per_suite([*rec, "--no-images", "--out", "data/demos_states", *w])
+        if self.dagger_policy:
+            dg = ["bench.dagger", "--policy", self.dagger_policy, "--episodes-per-task", str(self.dagger_episodes)]
+            dg += ["--round", str(self.dagger_round), "--out", f"data/dagger_{self.name}", *w]
+            dg += ["--checkpoint", self.dagger_checkpoint] if self.dagger_checkpoint else []
+            cmds["dagger"] = per_suite(dg)
+        rd = ["--out", rendered, "--image-size", str(self.image_size), "--frame-stride", str(self.frame_stride)]
+        rd += ["--face-budget", str(self.face_budget), *w]
+        cmds["render"] = ["bench.render_demos", "--demos", "data/demos_states", *rd]
+        if self.dagger_policy:
+            cmds["render"] += [";", "bench.render_demos", "--demos", f"data/dagger_{self.name}", *rd]
+        cmds["encode"] = ["policies.vla.features", "--demos", rendered, "--out", feats]
+        tr = ["policies.train", "--features", feats, "--suite", *self.suites, "--steps", str(self.train_steps)]
+        tr += ["--out", f"runs/teacher_{self.name}", "--export", export, "--device", self.device]
+        tr += ["--image-size", str(self.image_size)]
+        if self.train_init:
+            tr += ["--init", self.train_init]
+        cmds["train"] = tr
+        ev = ["bench.run", "--policy", "teacher", "--checkpoint", export, "--no-cost"]
+        cmds["evaluate"] = per_suite(
+            [*ev, "--episodes-per-task", str(self.eval_episodes), "--out", f"runs/eval_{self.name}", *w]
+        )
+        return {k: v for k, v in cmds.items() if k in self.stages}
+
+
+def _split(cmd: list[str]) -> list[list[str]]:
+    """A stage's command is one or more module invocations separated by ';'."""
+    out, cur = [], []
+    for a in cmd:
+        if a == ";":
+            out.append(cur)
+            cur = []
+        else:
+            cur.append(a)
+    return [*out, cur] if cur else out
+
+
+def done_stages(log: Path) -> dict[str, list[str]]:
+    """Stage name -> command of its last successful run."""
+    if not log.exists():
+        return {}
+    done = {}
+    for line in log.read_text().splitlines():
+        rec = json.loads(line)
+        if rec["rc"] == 0:
+            done[rec["stage"]] = rec["command"]
+    return done
+
+
+def run(cfg: ChainConfig) -> list[dict]:
+    """Runs the stages not yet done; returns this run's stage records. Stops at the first failing stage."""
+    done, records = done_stages(cfg.log), []
+    for stage, cmd in cfg.commands().items():
+        shown = " ; ".join("python -m " + " ".join(part) for part in _split(cmd))
+        if cfg.dry_run:
+            print(f"[{stage}] {shown}")
+            continue
+        if not cfg.force and done.get(stage) == cmd:
+            print(f"[{stage}] done before with the same command: skipped")
+            continue
+        print(f"[{stage}] {shown}", flush=True)
+        t0, rc = time.time(), 0
+        for part in _split(cmd):
+            rc = subprocess.call([sys.executable, "-m", *part])
+            if rc:
+                break
+        rec = {
+            "stage": stage,
+            "command": cmd,
+            "rc": rc,
+            "wall_s": round(time.time() - t0, 1),
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        }
+        cfg.log.parent.mkdir(parents=True, exist_ok=True)
+        with open(cfg.log, "a") as f:
+            f.write(json.dumps(rec) + "\n")
+        records.append(rec)
+        print(f"[{stage}] exit {rc} after {rec['wall_s'] / 60:.1f} min", flush=True)
+        if rc:
+            break
+    return records
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    d = ChainConfig()
+    for name, default in vars(d).items():
+        flag = "--" + name.replace("_", "-")
+        if isinstance(default, bool):
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
+        elif isinstance(default, list):
+            p.add_argument(flag, nargs="+", default=default)
+        else:
+            p.add_argument(flag, type=type(default), default=default)
+    try:
+        cfg = ChainConfig(**vars(p.parse_args(argv)))
+    except ValueError as e:
+        p.error(str(e))
+    records = run(cfg)
+    failed = [r for r in records if r["rc"]]
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""bench.chain: stage commands, their log, and skipping what finished with the same command."""
+
+import json
+
+import pytest
+
+from bench import chain
+
+
+def test_chain_runs_each_stage_once_and_logs_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    calls = []
+    monkeypatch.setattr(chain.subprocess, "call", lambda argv: calls.append(argv[2:]) or 0)
+    cfg = chain.ChainConfig(name="t", stages=["record", "render", "encode"], workers=1)
+    cmds = cfg.commands()
+    assert list(cmds) == ["record", "render", "encode"]
+    assert chain._split(cmds["record"])[1][-3:] == ["robosuite", "--tasks", "0"]  # Lift only
+    chain.run(cfg)
+    assert [c[0] for c in calls] == ["bench.demos", "bench.demos", "bench.render_demos", "policies.vla.features"]
+    log = [json.loads(x) for x in (tmp_path / "runs" / "chain_t" / "stages.jsonl").read_text().splitlines()]
+    assert [r["stage"] for r in log] == ["record", "render", "encode"] and all(r["rc"] == 0 for r in log)
+    calls.clear()
+    chain.run(cfg)  # all done with the same commands
+    assert calls == []
+    chain.run(chain.ChainConfig(name="t", stages=["encode"], workers=1, face_budget=1500))
+    assert calls == []  # encode's command does not depend on the budget... but render's does:
+    chain.run(chain.ChainConfig(name="t", stages=["render"], workers=1, face_budget=1500))
+    assert [c[0] for c in calls] == ["bench.render_demos"]
+
+
+def test_chain_stops_at_a_failing_stage(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    calls = []
+    monkeypatch.setattr(
+        chain.subprocess, "call", lambda argv: calls.append(argv[2]) or (3 if argv[2] == "policies.vla.features" else 0)
+    )
+    recs = chain.run(chain.ChainConfig(name="f", stages=["encode", "train"], workers=1))
+    assert calls == ["policies.vla.features"] and recs[-1]["rc"] == 3
+    with pytest.raises(ValueError, match="unknown stages"):
+        chain.ChainConfig(stages=["bake"])
