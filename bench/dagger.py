@@ -89,7 +89,7 @@ def _build(cfg: DaggerConfig, suite: str, task_id: int) -> tuple[Any, Any]:
 def run_episode(job: tuple[DaggerConfig, str, int, int]) -> dict[str, Any]:
     """One episode: policy until the takeover, then the resumed expert; returns the expert's part."""
     from bench.demos import Job
-    from envs.render import scene_fields
+    from envs.render import SceneTrack
     from policies.expert import ScriptedExpert
 
     cfg, suite, task_id, k = job
@@ -99,7 +99,7 @@ def run_episode(job: tuple[DaggerConfig, str, int, int]) -> dict[str, Any]:
     takeover_at = int(np.random.default_rng(seed).integers(cfg.min_takeover, cfg.max_takeover + 1))
     u.render_images = True
     obs, _ = env.reset(seed=seed)
-    xml, scene = u.scene_xml(), scene_fields(u.model)
+    xml, scene = u.scene_xml(), SceneTrack()
     policy.reset()
     t0, eef, reason = time.time(), [], "random"
     base = {"suite": suite, "task_id": task_id, "episode": k, "seed": seed}
@@ -124,6 +124,7 @@ def run_episode(job: tuple[DaggerConfig, str, int, int]) -> dict[str, Any]:
         action = expert.select_action(obs)
         frames["state"].append(obs["state"])
         frames["states"].append(sim_state(env))
+        scene.record(u.model)
         frames["actions"].append(action)
         obs, _, terminated, truncated, info = env.step(action)
         if terminated or truncated:

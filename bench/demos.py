@@ -4,7 +4,7 @@ Usage:
     python -m bench.demos --suite libero_spatial libero_object --episodes-per-task 50 --workers 2
     python -m bench.demos --suite robosuite --episodes-per-task 50 --noise-frac 0.3
     python -m bench.demos --suite libero_spatial --no-images --out data/demos_states   # physics only, then
-    python -m bench.render_demos --demos data/demos_states --out data/demos --image-size 96 --frame-stride 2
+    python -m bench.render_demos --demos data/demos_states --out data/demos_fb3000 --image-size 96 --frame-stride 2
 
 Layout: ``<out>/<suite>/task_<id>.hdf5`` with group ``data`` (attrs: suite, task_id, instruction,
 env settings) and one group ``demo_<k>`` per successful episode: ``actions`` (the expert's clean
@@ -12,7 +12,8 @@ actions, the training labels), ``executed_actions`` (what was sent to the env: c
 on noisy episodes), ``obs/agentview_rgb``, ``obs/eye_in_hand_rgb`` (every ``frame_stride``-th step, listed in
 ``obs_steps``), ``obs/state`` (every step), ``rewards``,
 ``dones``, ``states`` (the flattened MuJoCo state before each step: time, qpos, qvel) and
-``scene/<field>`` (the model fields robosuite and LIBERO set after compiling, ``envs.render.SYNCED_FIELDS``);
+``scene/<field>`` (the model fields robosuite and LIBERO set after compiling, ``envs.render.SYNCED_FIELDS``;
+those that change during the episode, such as the stove's flame, per step in ``scene_steps/<field>``);
 attrs ``seed``, ``noisy``, ``attempts``, ``success``, ``num_samples``, ``model_file`` (the MJCF).
 ``--no-images`` records physics only (no ``obs/*_rgb``); ``bench.render_demos`` renders the images
 afterwards from the stored states, at any size, stride or render path. Layouts come from
@@ -101,7 +102,13 @@ def check_settings(path: Path, recorded: dict[str, Any], cfg: DemoConfig) -> Non
     a file to more episodes per task gives another noisy set than one run with the larger count.
     """
     now = asdict(cfg)
-    diff = {k: (recorded[k], now[k]) for k in CONTENT_FIELDS if k in recorded and recorded[k] != now[k]}
+    # fields added later: a file from before them was recorded with their defaults (images, full meshes)
+    before = {"images": True, "face_budget": None}
+    diff = {
+        k: (recorded.get(k, before.get(k)), now[k])
+        for k in CONTENT_FIELDS
+        if (k in recorded or k in before) and recorded.get(k, before.get(k)) != now[k]
+    }
     if diff:
         said = ", ".join(f"{k}={a} (asked {b})" for k, (a, b) in diff.items())
         raise SettingsMismatch(
@@ -139,7 +146,7 @@ def sim_state(env: Any) -> np.ndarray:
 
 def record_episode(job: Job, cfg: DemoConfig) -> dict[str, Any]:
     """Runs the expert (retrying new layouts up to ``max_attempts``) and returns the episode's arrays."""
-    from envs.render import scene_fields
+    from envs.render import SceneTrack
     from policies.expert import ScriptedExpert
 
     env = _env(job.suite, job.task_id, cfg)
@@ -151,7 +158,7 @@ def record_episode(job: Job, cfg: DemoConfig) -> dict[str, Any]:
         env.unwrapped.render_images = cfg.images
         obs, _ = env.reset(seed=seed)
         expert.reset()
-        xml, scene = env.unwrapped.scene_xml(), scene_fields(env.unwrapped.model)
+        xml, scene = env.unwrapped.scene_xml(), SceneTrack()
         keys = ("agentview", "wrist", "state", "actions", "executed", "steps", "states")
         frames: dict[str, list] = {k: [] for k in keys}
         success, t0 = False, time.time()
@@ -166,6 +173,7 @@ def record_episode(job: Job, cfg: DemoConfig) -> dict[str, Any]:
                 frames["steps"].append(t)
             frames["state"].append(obs["state"])
             frames["states"].append(sim_state(env))
+            scene.record(env.unwrapped.model)
             frames["actions"].append(action)
             frames["executed"].append(executed)
             env.unwrapped.render_images = cfg.images and (t + 1) % cfg.frame_stride == 0  # the next obs: step t + 1
@@ -212,8 +220,7 @@ def _write(cfg: DemoConfig, ep: dict[str, Any]) -> None:
             write_images(g, ep["agentview"], ep["wrist"])
         g.create_dataset("obs/state", data=ep["state"].astype(np.float32))
         g.create_dataset("states", data=ep["states"].astype(np.float64), compression="lzf")
-        for k, v in ep["scene"].items():
-            g.create_dataset(f"scene/{k}", data=v)
+        write_scene(g, ep["scene"])
         g.create_dataset("obs_steps", data=ep["steps"].astype(np.int32))  # the steps that have images
         rewards = np.zeros(n, np.float32)
         rewards[-1] = 1.0
@@ -230,6 +237,15 @@ def _write(cfg: DemoConfig, ep: dict[str, Any]) -> None:
         )
         data.move(tmp, name)
         f.flush()
+
+
+def write_scene(g: h5py.Group, scene: Any) -> None:
+    """``scene/<field>`` for the synced fields that stayed put, ``scene_steps/<field>`` (a row per step) for others."""
+    static, per_step = scene.arrays()
+    for k, v in static.items():
+        g.create_dataset(f"scene/{k}", data=v)
+    for k, v in per_step.items():
+        g.create_dataset(f"scene_steps/{k}", data=v, compression="lzf")
 
 
 def write_images(g: h5py.Group, agentview: np.ndarray, wrist: np.ndarray) -> None:

@@ -1,14 +1,16 @@
 """Render the camera images of recorded demonstrations from their stored simulator states.
 
 Usage:
-    python -m bench.render_demos --demos data/demos_states --out data/demos --image-size 96 --frame-stride 2
+    python -m bench.render_demos --demos data/demos_states --out data/demos_fb3000 --image-size 96 --frame-stride 2
     python -m bench.render_demos --demos data/demos_states --out data/demos_fb1500 --face-budget 1500 --workers 2
 
 Reads demos written by ``bench.demos`` (``states``, ``scene/*`` and ``model_file``; with or without
 images) and writes the same layout under ``--out`` with ``obs/agentview_rgb`` and
 ``obs/eye_in_hand_rgb`` rendered every ``--frame-stride`` steps: nothing is simulated again. Each demo
 is posed from its state (``qpos``) and its scene fields and rendered through a render model compiled
-from its own MJCF (``envs.render.SimplifiedRenderer``; without ``--face-budget`` the meshes stay full).
+from its own MJCF (``envs.render.SimplifiedRenderer``). Only the simplified path is re-rendered: the
+live full path draws the poses ``mj_step`` leaves (a sub-step behind ``qpos``), so a full-mesh
+re-render would not equal it; a large ``--face-budget`` gives nearly full meshes under their own label.
 One job per demo on N processes (the parent writes), one progress bar; a demo is written under a
 temporary name and renamed when complete, so a killed run resumes where it stopped. An output file
 made with other settings is refused.
@@ -31,35 +33,39 @@ from bench.demos import write_images
 from bench.interrupt import RunInterrupted, exit_interrupted, graceful_stop
 from bench.workers import parallel_map
 from envs.base import CAMERAS
+from envs.meshes import ALGORITHM
 from envs.render import RenderSettings
 
-UNBOUNDED = 2**31 - 1  # face budget that decimates nothing: the full-mesh render model
 COPIED = ("actions", "executed_actions", "obs/state", "rewards", "dones", "states")
 
 
 @dataclass
 class RenderConfig:
     demos: str = "data/demos_states"
-    out: str = "data/demos"
+    out: str = "data/demos_rendered"
     image_size: int = 96
     frame_stride: int = 1
-    face_budget: int | None = None
+    face_budget: int = 3000
     workers: int = 2
 
     def __post_init__(self) -> None:
         if self.image_size < 8 or self.frame_stride < 1 or self.workers < 1:
             raise ValueError("image_size must be >= 8, frame_stride and workers >= 1")
-        if self.face_budget is not None and self.face_budget < 1:
-            raise ValueError("face_budget must be >= 1")
+        RenderSettings("simplified", self.face_budget)  # validates the budget
         if Path(self.demos).resolve() == Path(self.out).resolve():
             raise ValueError("--out must differ from --demos")
 
     @property
     def render(self) -> RenderSettings:
-        return RenderSettings.of(True, self.face_budget)
+        return RenderSettings("simplified", self.face_budget)
 
     def settings(self) -> dict[str, Any]:
-        return {"image_size": self.image_size, "frame_stride": self.frame_stride, "face_budget": self.face_budget}
+        return {
+            "image_size": self.image_size,
+            "frame_stride": self.frame_stride,
+            "face_budget": self.face_budget,
+            "mesh_algorithm": ALGORITHM,
+        }
 
 
 class Renderers:
@@ -77,8 +83,8 @@ class Renderers:
             if len(self._by_xml) >= 4:  # every new layout of a LIBERO task can carry its own MJCF
                 self._by_xml.pop(next(iter(self._by_xml))).close()
             physics = mujoco.MjModel.from_xml_string(xml)
-            size, budget = self.cfg.image_size, self.cfg.face_budget or UNBOUNDED
-            self._by_xml[xml] = SimplifiedRenderer(physics, xml, budget, size, size)
+            size = self.cfg.image_size
+            self._by_xml[xml] = SimplifiedRenderer(physics, xml, self.cfg.face_budget, size, size)
         return self._by_xml[xml]
 
 
@@ -87,12 +93,15 @@ def render_demo(g: h5py.Group, renderers: Renderers, stride: int) -> tuple[np.nd
     if "states" not in g or "model_file" not in g.attrs:
         raise ValueError(f"{g.file.filename}:{g.name} has no stored states (recorded before bench.demos kept them)")
     r = renderers.get(str(g.attrs["model_file"]))
-    states, scene = g["states"][()], {k: g["scene"][k][()] for k in g["scene"]}
+    if r.model.nmocap:
+        raise ValueError(f"{g.name}: scenes with mocap bodies are not re-rendered (their poses are not stored)")
+    states, scene = g["states"][()], {k: g["scene"][k][()] for k in g.get("scene", {})}
+    per_step = {k: g["scene_steps"][k][()] for k in g.get("scene_steps", {})}
     nq = r.model.nq
     steps = np.arange(0, len(states), stride)
     frames: dict[str, list] = {k: [] for k in CAMERAS}
     for t in steps:
-        r.pose(states[t, 1 : 1 + nq], scene)
+        r.pose(states[t, 1 : 1 + nq], {**scene, **{k: v[t] for k, v in per_step.items()}})
         for key, cam in CAMERAS.items():
             frames[key].append(r.render(cam))
     return np.asarray(frames["agentview"]), np.asarray(frames["wrist"]), steps
@@ -108,6 +117,8 @@ def _prepare(src: Path, dst: Path, cfg: RenderConfig) -> list[str]:
     dst.parent.mkdir(parents=True, exist_ok=True)
     with h5py.File(src, "r") as fin, h5py.File(dst, "a") as fout:
         data = fout.require_group("data")
+        if "render_settings" not in data.attrs and any(k.startswith("demo_") for k in data):
+            raise ValueError(f"{dst} holds demos recorded live, not rendered by this command: pass another --out")
         if "render_settings" in data.attrs and json.loads(data.attrs["render_settings"]) != cfg.settings():
             raise ValueError(
                 f"{dst} was rendered with {data.attrs['render_settings']}, asked {json.dumps(cfg.settings())}: "
@@ -156,8 +167,9 @@ def _write(dst: Path, res: dict[str, Any]) -> None:
         for key in COPIED:
             if key in g:
                 out.create_dataset(key, data=g[key][()], compression="lzf" if key == "states" else None)
-        for k in g.get("scene", {}):
-            out.create_dataset(f"scene/{k}", data=g["scene"][k][()])
+        for group in ("scene", "scene_steps"):
+            for k in g.get(group, {}):
+                out.create_dataset(f"{group}/{k}", data=g[group][k][()])
         write_images(out, res["agentview"], res["wrist"])
         out.create_dataset("obs_steps", data=res["steps"].astype(np.int32))
         out.attrs.update(dict(g.attrs))
@@ -192,7 +204,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", default=d.out)
     p.add_argument("--image-size", type=int, default=d.image_size)
     p.add_argument("--frame-stride", type=int, default=d.frame_stride)
-    p.add_argument("--face-budget", type=int, default=None, help="simplified meshes (default: full meshes)")
+    p.add_argument("--face-budget", type=int, default=d.face_budget, help="meshes above this many faces are decimated")
     p.add_argument("--workers", type=int, default=d.workers)
     a = p.parse_args(argv)
     try:

@@ -98,8 +98,10 @@ class RunConfig:
     @property
     def label(self) -> str:
         """The policy as named in results: a chosen execution horizon and routed students' budget are part
-        of it (``teacher_x4``: replanning every 4 steps; ``student_b0.5``, ``student_x4_b0.5``)."""
+        of it (``teacher_x4``: replanning every 4 steps; ``student_b0.5``, ``student_x4_b0.5``), and so is a
+        ``--face-budget`` override (``teacher_fb3000``)."""
         name = self.policy if self.exec_steps is None else f"{self.policy}_x{self.exec_steps}"
+        name = name if self.face_budget is None else f"{name}_fb{self.face_budget}"  # another render path
         return name if self.budget is None else f"{name}_b{self.budget:g}"
 
 

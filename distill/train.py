@@ -29,7 +29,7 @@ from distill.router import RouterConfig
 from distill.student import RoutedVLA, StudentConfig
 from policies.train import atomic_save, effective_precision, perturb_state, pick_device, record_training
 from policies.vla.checkpoint import fingerprint, load_vla
-from policies.vla.data import FrameSet, load_frames
+from policies.vla.data import FrameSet, feature_face_budget, load_frames
 from policies.vla.model import VLA
 
 METHODS = {
@@ -396,6 +396,12 @@ def run(cfg: DistillConfig) -> dict[float, dict[str, float]]:
     Path(cfg.out).mkdir(parents=True, exist_ok=True)
     (Path(cfg.out) / f"config_{cfg.name}.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
     teacher = load_vla(cfg.teacher).to(device).requires_grad_(False)
+    rendered = feature_face_budget(cfg.features, cfg.suites)
+    if rendered != teacher.cfg.face_budget:
+        raise ValueError(
+            f"features under {cfg.features} were rendered with face_budget={rendered}, the teacher was trained on "
+            f"face_budget={teacher.cfg.face_budget}: distil on features of the teacher's own render path"
+        )
     train = load_frames(cfg.features, cfg.suites, teacher.cfg.chunk, "train", cfg.val_every)
     val = load_frames(cfg.features, cfg.suites, teacher.cfg.chunk, "val", cfg.val_every)
     enc, profile = (None, None)

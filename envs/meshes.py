@@ -9,8 +9,8 @@ with images on or off and with any face budget.
 
 Caches (``VLABENCH_CACHE``, default ``~/.cache/vlabench``): ``meshes/<sha1>.npz`` per decimated mesh,
 keyed by the mesh's compiled arrays, the budget and ``ALGORITHM``; ``models/<sha1>.mjb`` per compiled
-render model, keyed by the XML, the budget and ``ALGORITHM``. A second build of the same scene loads
-the binary model instead of compiling.
+render model, keyed by the XML, the physics model's mesh and texture data, the budget and
+``ALGORITHM``. A second build of the same scene loads the binary model instead of compiling.
 """
 
 from __future__ import annotations
@@ -147,7 +147,9 @@ def render_model(physics: mujoco.MjModel, xml: str, face_budget: int) -> mujoco.
     """
     if face_budget < 1:
         raise ValueError(f"face_budget must be >= 1, got {face_budget}")
-    path = cache_dir() / "models" / f"{_digest(ALGORITHM, str(face_budget), mujoco.__version__, xml)}.mjb"
+    # keyed by what the MJCF's asset paths point at too, not only by its text
+    assets = [np.ascontiguousarray(getattr(physics, k)).tobytes() for k in ("mesh_vert", "mesh_face", "tex_data")]
+    path = cache_dir() / "models" / f"{_digest(ALGORITHM, str(face_budget), mujoco.__version__, xml, *assets)}.mjb"
     if path.exists():
         try:
             return mujoco.MjModel.from_binary_path(str(path))

@@ -101,12 +101,18 @@ RENDER_PATHS = ("full", "simplified", "robosuite")
 
 @dataclass(frozen=True)
 class RenderSettings:
-    """How an env renders its cameras; part of every record, so results of two paths never mix."""
+    """How an env renders its cameras; part of every record, so results of two paths never mix.
+
+    ``algorithm``: the decimation (``envs.meshes.ALGORITHM``) of the simplified path, set automatically;
+    a label names it only when it is not the current one, so two decimations never share a label."""
 
     path: str = "full"
     face_budget: int | None = None  # simplified path: meshes above this many faces are decimated
+    algorithm: str | None = None
 
     def __post_init__(self) -> None:
+        from envs.meshes import ALGORITHM
+
         if self.path not in RENDER_PATHS:
             raise ValueError(f"Unknown render path {self.path!r}; choose from {list(RENDER_PATHS)}")
         if (self.path == "simplified") != (self.face_budget is not None):
@@ -114,8 +120,12 @@ class RenderSettings:
                 f"face_budget is set with the simplified path only (path={self.path!r}, "
                 f"face_budget={self.face_budget!r})"
             )
-        if self.face_budget is not None and self.face_budget < 1:
-            raise ValueError(f"face_budget must be >= 1, got {self.face_budget}")
+        if self.face_budget is not None and (not isinstance(self.face_budget, int) or self.face_budget < 1):
+            raise ValueError(f"face_budget must be an integer >= 1, got {self.face_budget!r}")
+        if self.path == "simplified" and self.algorithm is None:
+            object.__setattr__(self, "algorithm", ALGORITHM)
+        if self.path != "simplified" and self.algorithm is not None:
+            raise ValueError("algorithm belongs to the simplified path")
 
     @classmethod
     def of(cls, fast_render: bool = True, face_budget: int | None = None) -> RenderSettings:
@@ -130,14 +140,28 @@ class RenderSettings:
     def from_record(cls, env: dict[str, Any]) -> RenderSettings:
         """The settings of an episode record's ``env`` field (records before this field: full or robosuite)."""
         if "render_path" in env:
-            return cls(env["render_path"], env.get("face_budget"))
+            return cls(env["render_path"], env.get("face_budget"), env.get("mesh_algorithm"))
         return cls("full" if env.get("fast_render", True) else "robosuite")
 
+    @classmethod
+    def from_label(cls, label: str) -> RenderSettings:
+        """Inverse of ``label()`` for the current decimation (``full``, ``robosuite``, ``simplified3000``)."""
+        if label in ("full", "robosuite"):
+            return cls(label)
+        if label.startswith("simplified") and label.removeprefix("simplified").isdigit():
+            return cls("simplified", int(label.removeprefix("simplified")))
+        raise ValueError(f"not a render path label of this version: {label!r}")
+
     def describe(self) -> dict[str, Any]:
-        return {"render_path": self.path, "face_budget": self.face_budget}
+        return {"render_path": self.path, "face_budget": self.face_budget, "mesh_algorithm": self.algorithm}
 
     def label(self) -> str:
-        return self.path if self.face_budget is None else f"{self.path}{self.face_budget}"
+        from envs.meshes import ALGORITHM
+
+        if self.face_budget is None:
+            return self.path
+        tag = "" if self.algorithm == ALGORITHM else f"[{self.algorithm}]"
+        return f"{self.path}{self.face_budget}{tag}"
 
 
 # model fields that robosuite and LIBERO change after compiling (fixture placement, hidden sites, colours)
@@ -157,6 +181,30 @@ SYNCED_FIELDS = (
 def scene_fields(model: mujoco.MjModel) -> dict[str, np.ndarray]:
     """The runtime-mutable model fields a render model copies from its physics model (see ``SYNCED_FIELDS``)."""
     return {k: getattr(model, k).copy() for k in SYNCED_FIELDS}
+
+
+class SceneTrack:
+    """The synced model fields over an episode, stored compactly: once if a field never changed, else per step.
+
+    LIBERO changes some during an episode (the stove's flame is a site whose colour ``turn_on`` sets)."""
+
+    def __init__(self) -> None:
+        self._steps: list[dict[str, np.ndarray]] = []
+
+    def record(self, model: mujoco.MjModel) -> None:
+        """Adds the fields as they are now (call once per stored step)."""
+        self._steps.append(scene_fields(model))
+
+    def arrays(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """``(static, per_step)``: fields equal at every step, and the others stacked over steps."""
+        static, per_step = {}, {}
+        for k in SYNCED_FIELDS:
+            first = self._steps[0][k]
+            if all(np.array_equal(st[k], first) for st in self._steps[1:]):
+                static[k] = first
+            else:
+                per_step[k] = np.stack([st[k] for st in self._steps])
+        return static, per_step
 
 
 class SimplifiedRenderer:

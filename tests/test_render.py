@@ -66,14 +66,28 @@ def test_simplified_path_renders_close_to_full_meshes_and_leaves_physics_alone(t
     for a, b, c in zip(full, simp, phys, strict=True):
         assert np.array_equal(a["state"], b["state"]) and np.array_equal(a["state"], c["state"])
         for cam in ("agentview", "wrist"):
-            assert not np.array_equal(a[cam], b[cam])  # the meshes did change
-            assert structural_similarity(a[cam], b[cam], channel_axis=2) > 0.85
+            assert structural_similarity(a[cam], b[cam], channel_axis=2) > 0.9
     assert runs["simplified"][1]["render_path"] == "simplified" and runs["simplified"][1]["face_budget"] == 400
     assert runs["full"][1]["render_path"] == "full" and runs["full"][1]["face_budget"] is None
     simplified_env = runs["simplified"][2]
     render = simplified_env._renderer.model
     assert render.mesh_facenum.max() <= 1.25 * 400 < simplified_env.model.mesh_facenum.max()
-    assert len(list((tmp_path / "meshes").glob("*.npz"))) > 0 and len(list((tmp_path / "models").glob("*.mjb"))) == 1
+    # in one pose, the 400-face render differs from a render model that decimates nothing, which itself
+    # matches the full path up to its sub-step pose lag
+    from envs.render import FastRenderer, SimplifiedRenderer
+
+    whole = SimplifiedRenderer(simplified_env.model, simplified_env.scene_xml(), 10**9, 64, 64)
+    whole.pose_from(simplified_env.model, simplified_env.data)
+    simplified_env._renderer.pose_from(simplified_env.model, simplified_env.data)
+    full = FastRenderer(simplified_env.model, 64, 64)
+    for cam in ("agentview", "robot0_eye_in_hand"):
+        ref = whole.render(cam)
+        assert not np.array_equal(ref, simplified_env._renderer.render(cam))
+        assert np.abs(ref.astype(int) - full.render(simplified_env.data, cam)).mean() < 0.5
+    whole.close()
+    full.close()
+    assert len(list((tmp_path / "meshes").glob("*.npz"))) > 0
+    assert len(list((tmp_path / "models").glob("*.mjb"))) == 2  # budgets 400 and 10**9
     # a second build loads the cached binary model: nothing is decimated or compiled again
     monkeypatch.setattr(meshes, "_compile", lambda *a: pytest.fail("compiled again despite the cache"))
     again = meshes.render_model(simplified_env.model, simplified_env.scene_xml(), 400)
@@ -83,7 +97,7 @@ def test_simplified_path_renders_close_to_full_meshes_and_leaves_physics_alone(t
 
 
 @pytest.mark.sim
-def test_demos_keep_states_and_rerender_to_the_recorded_frames(tmp_path, monkeypatch):
+def test_demos_keep_states_and_rerender_to_the_recorded_frames(tmp_path, monkeypatch, capsys):
     """Recording with images and re-rendering the stored states give the same frames, bit for bit."""
     from bench import demos, render_demos
 
@@ -107,6 +121,10 @@ def test_demos_keep_states_and_rerender_to_the_recorded_frames(tmp_path, monkeyp
     render_demos.main(["--demos", str(states_only), "--out", str(again), *args])  # up to date: nothing to do
     with pytest.raises(SystemExit):  # another image size into the same folder is refused
         render_demos.main(["--demos", str(states_only), "--out", str(again), "--image-size", "64", "--workers", "1"])
+    assert "was rendered with" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # nor is rendering into a folder of live recordings
+        render_demos.main(["--demos", str(states_only), "--out", str(live), *args])
+    assert "recorded live" in capsys.readouterr().err
 
 
 def test_records_of_another_render_path_are_refused(tmp_path):
@@ -122,8 +140,9 @@ def test_records_of_another_render_path_are_refused(tmp_path):
     with pytest.raises(run.StaleRecordsError, match="rendered on another path"):
         run.recorded(cfg, "robosuite")
     simplified = run.RunConfig(policy="expert", suites=["robosuite"], tasks=[0], out=str(tmp_path), face_budget=800)
-    with pytest.raises(run.StaleRecordsError, match=r"simplified800.*full|full.*simplified800"):
-        run.recorded(simplified, "robosuite")
+    assert simplified.label == "expert_fb800"  # an override renders elsewhere: its own records file
+    assert run.records_path(simplified, "robosuite") != path and run.recorded(simplified, "robosuite") == {}
+
 
 
 def test_training_takes_the_render_path_of_its_features(tmp_path):
@@ -142,3 +161,50 @@ def test_training_takes_the_render_path_of_its_features(tmp_path):
         f.attrs["render_path"] = "full"
     with pytest.raises(ValueError, match="several render paths"):
         feature_face_budget(tmp_path, ["libero_spatial"])
+
+
+@pytest.mark.sim
+def test_render_model_puts_every_mesh_vertex_where_the_physics_model_has_it(tmp_path, monkeypatch):
+    """Meshes passed through user data (undecimated) land in the same world places: the compiler's
+    centring and alignment (mesh_pos, mesh_quat) is undone and redone correctly."""
+    import mujoco
+
+    import envs.meshes as meshes
+
+    monkeypatch.setenv("VLABENCH_CACHE", str(tmp_path))
+    monkeypatch.setattr(meshes, "cached_simplify", lambda mesh, budget: meshes.simplify(mesh, 10**9))
+    env = envs.make_env("robosuite", 0, image_size=32, render_images=False).unwrapped
+    env.reset(seed=0, options={"init_state": 0})
+    phys, render = env.model, meshes.render_model(env.model, env.scene_xml(), 1)  # every mesh replaced
+    data, rdata = mujoco.MjData(phys), mujoco.MjData(render)
+    data.qpos[:] = rdata.qpos[:] = env.data.qpos
+    for m, d in ((phys, data), (render, rdata)):
+        m.body_pos[:], m.body_quat[:] = env.model.body_pos, env.model.body_quat
+        mujoco.mj_kinematics(m, d)
+    checked = 0
+    for g in np.flatnonzero(phys.geom_type == mujoco.mjtGeom.mjGEOM_MESH):
+        boxes = []
+        for m, d in ((phys, data), (render, rdata)):
+            i = m.geom_dataid[g]
+            v = m.mesh_vert[m.mesh_vertadr[i] : m.mesh_vertadr[i] + m.mesh_vertnum[i]]
+            w = d.geom_xpos[g] + v @ d.geom_xmat[g].reshape(3, 3).T
+            boxes.append(np.r_[w.min(0), w.max(0)])
+        np.testing.assert_allclose(boxes[0], boxes[1], atol=1e-5)
+        checked += 1
+    assert checked > 20
+    env.close()
+
+
+def test_scene_track_stores_changing_fields_per_step():
+    from types import SimpleNamespace
+
+    from envs.render import SYNCED_FIELDS, SceneTrack
+
+    track = SceneTrack()
+    model = SimpleNamespace(**{k: np.zeros((3, 4)) for k in SYNCED_FIELDS})
+    for t in range(4):
+        model.site_rgba[1, 3] = float(t >= 2)  # a flame lit at step 2
+        track.record(model)
+    static, per_step = track.arrays()
+    assert set(per_step) == {"site_rgba"} and per_step["site_rgba"].shape == (4, 3, 4)
+    assert per_step["site_rgba"][:, 1, 3].tolist() == [0, 0, 1, 1] and "body_pos" in static

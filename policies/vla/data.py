@@ -50,12 +50,12 @@ def feature_face_budget(root: str | Path, suites: list[str]) -> int | None:
             paths.add(str(h.attrs.get("render_path", "full")))
     if len(paths) > 1:
         raise ValueError(f"features under {root} come from several render paths {sorted(paths)}: render them alike")
-    path = paths.pop() if paths else "full"
-    if path == "full":
-        return None
-    if not path.startswith("simplified"):
-        raise ValueError(f"features under {root} were rendered on the {path!r} path; train on full or simplified")
-    return int(path.removeprefix("simplified"))
+    from envs.render import RenderSettings
+
+    render = RenderSettings.from_label(paths.pop() if paths else "full")
+    if render.path == "robosuite":
+        raise ValueError(f"features under {root} were rendered on robosuite's path; train on full or simplified")
+    return render.face_budget
 
 
 def load_frames(
