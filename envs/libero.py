@@ -56,6 +56,10 @@ class LiberoEnv(SimEnv):
     def _build(self) -> Any:
         from libero.libero.envs.env_wrapper import ControlEnv
 
+        from envs.model_cache import install
+
+        install()  # a new layout recompiles the same MJCF: compile it once per process
+
         kw = self._camera_kwargs()
         self._control = ControlEnv(bddl_file_name=self._bddl, **kw)
         return self._control.env

@@ -144,7 +144,6 @@ def test_records_of_another_render_path_are_refused(tmp_path):
     assert run.records_path(simplified, "robosuite") != path and run.recorded(simplified, "robosuite") == {}
 
 
-
 def test_training_takes_the_render_path_of_its_features(tmp_path):
     """A teacher trained on simplified renders records the face budget, so evaluation renders alike."""
     from helpers import write_features
@@ -208,3 +207,13 @@ def test_scene_track_stores_changing_fields_per_step():
     static, per_step = track.arrays()
     assert set(per_step) == {"site_rgba"} and per_step["site_rgba"].shape == (4, 3, 4)
     assert per_step["site_rgba"][:, 1, 3].tolist() == [0, 0, 1, 1] and "body_pos" in static
+
+
+def test_compiled_models_are_fresh_copies():
+    from envs.model_cache import compiled
+
+    xml = '<mujoco><worldbody><body name="b" pos="0 0 1"><freejoint/><geom size=".1"/></body></worldbody></mujoco>'
+    a, b = compiled(xml), compiled(xml)
+    assert a is not b and (a.body_pos == b.body_pos).all()
+    a.body_pos[1] = [5, 5, 5]  # robosuite and LIBERO move bodies of the model they get
+    assert compiled(xml).body_pos[1].tolist() == [0, 0, 1]
