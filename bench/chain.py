@@ -11,9 +11,11 @@ Every stage is an existing command that writes its outputs as it goes and skips 
 drives, the expert takes over; ``data/dagger_<name>``, with ``--dagger-policy``), ``bench.render_demos``
 (images from the states at the policy's size and face budget, base and DAgger demos into one tree),
 ``policies.vla.features``, ``policies.train`` (exports ``checkpoints/teacher_<name>``) and ``bench.run``
-(official init states). Each stage runs in its own process; its command, exit status and wall time go
-to ``runs/chain_<name>/stages.jsonl``, and a stage that finished with the same command is skipped on a
-rerun (``--force`` runs it again: each command still reuses what it finds). A fresh machine regenerates
+(official init states). Training pauses with a checkpoint after ``--train-minutes`` (a stage stays
+under about 2 h on a 2-core CPU; rerun the chain to go on). Each stage runs in its own process; its
+command, exit status and wall time go to ``runs/chain_<name>/stages.jsonl``, and a stage that finished
+with the same command is skipped on a rerun (``--force`` runs it again: each command still reuses what
+it finds). A fresh machine regenerates
 everything from the committed code; the same machine picks up where it stopped.
 """
 
@@ -28,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 STAGES = ("record", "dagger", "render", "encode", "train", "evaluate")
+PAUSED = 3  # policies.train's exit status when --max-minutes stopped it (checkpointed, to be rerun)
 
 
 @dataclass
@@ -46,6 +49,7 @@ class ChainConfig:
     face_budget: int = 3000
     train_steps: int = 6000
     train_init: str = ""  # fine-tune from a teacher folder instead of a random initialisation
+    train_minutes: float = 110.0  # one train stage pauses (checkpointed) after this long; rerun the chain to go on
     device: str = "auto"
     workers: int = 2
     eval_episodes: int = 50
@@ -94,7 +98,7 @@ class ChainConfig:
         cmds["encode"] = ["policies.vla.features", "--demos", rendered, "--out", feats]
         tr = ["policies.train", "--features", feats, "--suite", *self.suites, "--steps", str(self.train_steps)]
         tr += ["--out", f"runs/teacher_{self.name}", "--export", export, "--device", self.device]
-        tr += ["--image-size", str(self.image_size)]
+        tr += ["--image-size", str(self.image_size), "--max-minutes", f"{self.train_minutes:g}"]
         if self.train_init:
             tr += ["--init", self.train_init]
         cmds["train"] = tr
@@ -157,7 +161,9 @@ def run(cfg: ChainConfig) -> list[dict]:
         with open(cfg.log, "a") as f:
             f.write(json.dumps(rec) + "\n")
         records.append(rec)
-        print(f"[{stage}] exit {rc} after {rec['wall_s'] / 60:.1f} min", flush=True)
+        paused = stage == "train" and rc == PAUSED
+        note = " (paused with a checkpoint: rerun the chain to continue)" if paused else ""
+        print(f"[{stage}] exit {rc} after {rec['wall_s'] / 60:.1f} min{note}", flush=True)
         if rc:
             break
     return records
@@ -180,7 +186,7 @@ def main(argv: list[str] | None = None) -> None:
         p.error(str(e))
     records = run(cfg)
     failed = [r for r in records if r["rc"]]
-    sys.exit(1 if failed else 0)
+    sys.exit(failed[-1]["rc"] if failed else 0)
 
 
 if __name__ == "__main__":

@@ -53,6 +53,7 @@ class TrainConfig:
     device: str = "auto"  # auto: cuda when available, else cpu
     bf16: bool = True  # bf16 autocast where the hardware has native bf16 (see use_bf16), else fp32
     init: str = ""  # a saved teacher folder to start from (same architecture); "" = random initialisation
+    max_minutes: float = 0.0  # stop this run after so many minutes with a checkpoint (0: no limit); rerun to go on
     model: VLAConfig = field(default_factory=VLAConfig)
 
     def __post_init__(self) -> None:
@@ -171,7 +172,11 @@ def atomic_save(path: Path, **state: Any) -> None:
     os.replace(tmp, path)
 
 
-def train(cfg: TrainConfig) -> VLA:
+PAUSED = 3  # exit status of a run stopped by --max-minutes before its last step (bench.chain reruns it)
+
+
+def train(cfg: TrainConfig) -> VLA | None:
+    """Trains (resuming from ``<out>/last.pt``) and exports; None if ``max_minutes`` paused it first."""
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     device = pick_device(cfg.device)
@@ -212,7 +217,7 @@ def train(cfg: TrainConfig) -> VLA:
     model.train()
     log = (out / "log.jsonl").open("a")
     bar = tqdm(total=cfg.steps, initial=step, desc="train", unit="step")
-    t0 = time.time() - wall
+    t0, t_run = time.time() - wall, time.time()
     while step < cfg.steps:
         for group in opt.param_groups:
             group["lr"] = cfg.lr * lr_at(step, cfg)
@@ -241,6 +246,18 @@ def train(cfg: TrainConfig) -> VLA:
                 wall=time.time() - t0,
                 rng=torch.get_rng_state(),
             )
+        if cfg.max_minutes and time.time() - t_run > 60 * cfg.max_minutes and step < cfg.steps:
+            atomic_save(
+                ckpt,
+                model=model.state_dict(),
+                opt=opt.state_dict(),
+                step=step,
+                wall=time.time() - t0,
+                rng=torch.get_rng_state(),
+            )
+            bar.close()
+            tqdm.write(f"paused at step {step} of {cfg.steps} after {cfg.max_minutes:g} min: rerun to continue")
+            return None
     bar.close()
     wall = time.time() - t0
     meta = {
@@ -299,7 +316,8 @@ def main(argv: list[str] | None = None) -> None:
             check_init(cfg)
     except ValueError as e:
         p.error(str(e))
-    train(cfg)
+    if train(cfg) is None:
+        raise SystemExit(PAUSED)
 
 
 if __name__ == "__main__":

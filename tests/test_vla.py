@@ -191,6 +191,30 @@ def test_training_resumes_and_exports(tmp_path) -> None:
     assert not torch.equal(first.queries, load_vla(tmp_path / "export").queries)
 
 
+def test_training_pauses_after_max_minutes_and_continues(tmp_path) -> None:
+    write_features(tmp_path / "feats")
+    common = dict(
+        features=str(tmp_path / "feats"),
+        suites=["libero_spatial"],
+        out=str(tmp_path / "run"),
+        export=str(tmp_path / "export"),
+        results=str(tmp_path / "results"),
+        batch_size=8,
+        warmup=1,
+        val_every=2,
+        eval_every=100,
+        ckpt_every=100,
+        threads=1,
+        model=VLAConfig(**TINY),
+        steps=3,
+    )
+    assert train(TrainConfig(**common, max_minutes=1e-9)) is None  # paused after its first step
+    assert torch.load(tmp_path / "run" / "last.pt", weights_only=False)["step"] == 1
+    assert not (tmp_path / "export").exists()
+    assert train(TrainConfig(**common)) is not None  # goes on from step 1 to the end and exports
+    assert json.loads((tmp_path / "export" / "train.json").read_text())["steps"] == 3
+
+
 def test_training_starts_from_a_saved_teacher(tmp_path) -> None:
     """--init: the run starts from the saved weights and normalisation, and refuses another architecture."""
     write_features(tmp_path / "feats")
