@@ -64,9 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     a = p.parse_args(argv)
     for s in a.suites or []:
         envs.get_suite(s)  # unknown names list the choices
-    names = [
-        s for s in (a.suites or list(envs.SUITES)) if a.kinds is None or envs.get_suite(s).perturbation in a.kinds
-    ]
+    names = [s for s in (a.suites or list(envs.SUITES)) if a.kinds is None or envs.get_suite(s).perturbation in a.kinds]
     table = rows(names, a.check)
     print(f"{'suite':42s} {'base':15s} {'kind':13s} {'tasks':>5s}  status")
     for r in table:

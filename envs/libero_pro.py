@@ -200,7 +200,8 @@ def task_instruction(suite: str, task_id: int) -> str:
     if b is None:
         return task.language
     base_task = libero_benchmark(spec.base).get_task(b)
-    own = bddl_language(bddl_path(suite, task_id))
+    path = bddl_path(suite, task_id)
+    own = bddl_language(path) if path.is_file() else ""
     same = {_norm(base_task.language), _norm(bddl_language(bddl_path(spec.base, b)))}
     return base_task.language if _norm(own) in same or not own else own
 

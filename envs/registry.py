@@ -8,7 +8,7 @@ from typing import Any
 
 import gymnasium as gym
 
-from envs.libero_pro import discover
+from envs.libero_pro import discover, task_instruction
 from envs.robosuite import ROBOSUITE_MAX_STEPS, ROBOSUITE_TASKS
 
 NAMESPACE = "vlabench"
@@ -26,6 +26,7 @@ class SuiteSpec:
     task_names: tuple[str, ...] = ()
     base_suite: str | None = None  # the suite this one perturbs (LIBERO-PRO); None for an original suite
     perturbation: str = "clean"  # envs.libero_pro.PERTURBATIONS kind
+    instruction: Callable[[int], str] | None = None  # a task's instruction without building it (language probes)
 
 
 SUITES: dict[str, SuiteSpec] = {}
@@ -79,6 +80,7 @@ for _pro in discover().values():
             task_names=_pro.task_names,
             base_suite=_pro.base,
             perturbation=_pro.kind,
+            instruction=lambda t, s=_pro.name: task_instruction(s, t),
         )
     )
 
@@ -91,5 +93,6 @@ register_suite(
         max_steps=lambda t: ROBOSUITE_MAX_STEPS[_RS[t]],
         kwargs=lambda t: {"task": _RS[t]},
         task_names=_RS,
+        instruction=lambda t: ROBOSUITE_TASKS[_RS[t]],
     )
 )
