@@ -8,7 +8,8 @@ Each episode starts from a layout drawn by the task's own sampler (seeded; never
 state: those are for evaluation). The policy acts until a takeover step drawn uniformly from
 ``[--min-takeover, --max-takeover]``, or earlier when the arm has stood still for ``--stall-steps`` steps
 (the copycat stall); then a resumed expert (``ScriptedExpert(resume=True)``, which reads from the state
-whether the object is already held) finishes the episode physics-only. The expert's part, from the
+whether the object is already held) finishes the episode physics-only, with a whole episode's step
+limit of its own. The expert's part, from the
 takeover state on, is written in ``bench.demos``' layout (states, scene fields and MJCF: images come
 from ``bench.render_demos``), as ``demo_<100000 * round + k>`` so rounds and the base demos share task
 files without clashing; attrs say ``takeover_step``, ``takeover`` (``random`` or ``stall``) and the
@@ -120,14 +121,16 @@ def run_episode(job: tuple[DaggerConfig, str, int, int]) -> dict[str, Any]:
     expert.reset()
     frames: dict[str, list] = {k_: [] for k_ in ("state", "actions", "states")}
     success = False
-    for _ in range(takeover, u.max_episode_steps):
+    # the expert gets a whole episode's steps of its own (past the time limit: a label needs no limit, and a
+    # late takeover left too few steps to back off, pick and place)
+    for _ in range(u.max_episode_steps):
         action = expert.select_action(obs)
         frames["state"].append(obs["state"])
         frames["states"].append(sim_state(env))
         scene.record(u.model)
         frames["actions"].append(action)
-        obs, _, terminated, truncated, info = env.step(action)
-        if terminated or truncated:
+        obs, _, terminated, _, info = u.step(action)
+        if terminated:
             success = bool(info["is_success"])
             break
     if not success:
