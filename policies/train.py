@@ -237,7 +237,8 @@ def train(cfg: TrainConfig) -> VLA | None:
         if step % 10 == 0 or "val_loss" in row:
             log.write(json.dumps(row) + "\n")
             log.flush()
-        if step % cfg.ckpt_every == 0 or step == cfg.steps:
+        pause = bool(cfg.max_minutes) and time.time() - t_run > 60 * cfg.max_minutes and step < cfg.steps
+        if step % cfg.ckpt_every == 0 or step == cfg.steps or pause:
             atomic_save(
                 ckpt,
                 model=model.state_dict(),
@@ -246,15 +247,7 @@ def train(cfg: TrainConfig) -> VLA | None:
                 wall=time.time() - t0,
                 rng=torch.get_rng_state(),
             )
-        if cfg.max_minutes and time.time() - t_run > 60 * cfg.max_minutes and step < cfg.steps:
-            atomic_save(
-                ckpt,
-                model=model.state_dict(),
-                opt=opt.state_dict(),
-                step=step,
-                wall=time.time() - t0,
-                rng=torch.get_rng_state(),
-            )
+        if pause:
             bar.close()
             tqdm.write(f"paused at step {step} of {cfg.steps} after {cfg.max_minutes:g} min: rerun to continue")
             return None
