@@ -47,12 +47,16 @@ class ChainConfig:
     image_size: int = 96
     frame_stride: int = 2
     face_budget: int = 3000
+    feature_blocks: int = 11  # EfficientNet blocks encoded (112 x 6 x 6 at 96 px); 0: the whole encoder (1280 x 3 x 3)
+    token_merge: int = 2  # 2 x 2 cells per visual token: 9 tokens per camera, as many as the head's 3 x 3
+    finger_dropout: float = 0.5  # per training frame, the finger joints hidden with this probability
     train_steps: int = 6000
     train_init: str = ""  # fine-tune from a teacher folder instead of a random initialisation
     train_minutes: float = 110.0  # one train stage pauses (checkpointed) after this long; rerun the chain to go on
     device: str = "auto"
     workers: int = 2
-    eval_episodes: int = 50
+    eval_episodes: int = 50  # per LIBERO task (official init states)
+    lift_eval_episodes: int = 100  # seeded Lift layouts
     stages: list[str] = field(default_factory=lambda: list(STAGES))
     force: bool = False
     dry_run: bool = False
@@ -96,16 +100,22 @@ class ChainConfig:
         if self.dagger_policy:
             cmds["render"] += [";", "bench.render_demos", "--demos", f"data/dagger_{self.name}", *rd]
         cmds["encode"] = ["policies.vla.features", "--demos", rendered, "--out", feats]
+        if self.feature_blocks:
+            cmds["encode"] += ["--feature-blocks", str(self.feature_blocks)]
         tr = ["policies.train", "--features", feats, "--suite", *self.suites, "--steps", str(self.train_steps)]
         tr += ["--out", f"runs/teacher_{self.name}", "--export", export, "--device", self.device]
         tr += ["--image-size", str(self.image_size), "--max-minutes", f"{self.train_minutes:g}"]
+        tr += ["--token-merge", str(self.token_merge), "--finger-dropout", f"{self.finger_dropout:g}"]
         if self.train_init:
             tr += ["--init", self.train_init]
         cmds["train"] = tr
         ev = ["bench.run", "--policy", "teacher", "--checkpoint", export, "--no-cost"]
-        cmds["evaluate"] = per_suite(
-            [*ev, "--episodes-per-task", str(self.eval_episodes), "--out", f"runs/eval_{self.name}", *w]
-        )
+        ev += ["--out", f"runs/eval_{self.name}", *w]
+        cmds["evaluate"] = [*ev, "--episodes-per-task", str(self.eval_episodes), "--suite", *libero] if libero else []
+        if "robosuite" in self.suites:
+            lift = [*ev, "--episodes-per-task", str(self.lift_eval_episodes), "--suite", "robosuite"]
+            lift += ["--tasks", "0"] if self.lift_only else []
+            cmds["evaluate"] += [";", *lift] if libero else lift
         return {k: v for k, v in cmds.items() if k in self.stages}
 
 

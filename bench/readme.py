@@ -74,6 +74,10 @@ def _train_command(t: dict) -> str:
         cmd += f" --init {tc['init']}"
     if tc.get("lr", 3e-4) != 3e-4:
         cmd += f" --lr {tc['lr']:g}"
+    if m.get("token_merge", 1) != 1:
+        cmd += f" --token-merge {m['token_merge']}"
+    if tc.get("finger_dropout"):
+        cmd += f" --finger-dropout {tc['finger_dropout']:g}"
     if m.get("hidden_state"):  # proprio dims withheld from the policy
         cmd += " --hidden-state " + " ".join(map(str, m["hidden_state"]))
     if Path(tc["export"]).name != "teacher":

@@ -29,7 +29,7 @@ from distill.router import RouterConfig
 from distill.student import RoutedVLA, StudentConfig
 from policies.train import atomic_save, effective_precision, perturb_state, pick_device, record_training
 from policies.vla.checkpoint import fingerprint, load_vla
-from policies.vla.data import FrameSet, feature_face_budget, load_frames
+from policies.vla.data import FrameSet, feature_blocks_of, feature_face_budget, load_frames
 from policies.vla.model import VLA
 
 METHODS = {
@@ -402,6 +402,8 @@ def run(cfg: DistillConfig) -> dict[float, dict[str, float]]:
             f"features under {cfg.features} were rendered with face_budget={rendered}, the teacher was trained on "
             f"face_budget={teacher.cfg.face_budget}: distil on features of the teacher's own render path"
         )
+    if feature_blocks_of(cfg.features, cfg.suites) != teacher.cfg.feature_blocks:
+        raise ValueError(f"features under {cfg.features} were not encoded at the teacher's feature_blocks")
     train = load_frames(cfg.features, cfg.suites, teacher.cfg.chunk, "train", cfg.val_every)
     val = load_frames(cfg.features, cfg.suites, teacher.cfg.chunk, "val", cfg.val_every)
     enc, profile = (None, None)

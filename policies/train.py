@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from policies.vla.checkpoint import save_vla
 from policies.vla.config import VLAConfig
-from policies.vla.data import FrameSet, feature_face_budget, load_frames
+from policies.vla.data import FrameSet, feature_blocks_of, feature_face_budget, load_frames
 from policies.vla.model import VLA
 
 
@@ -45,6 +45,9 @@ class TrainConfig:
     weight_decay: float = 0.01
     warmup: int = 200
     state_noise: float = 0.1  # Gaussian noise on the normalised proprio (robustness to drift)
+    # each training frame hides the finger joints (9, 10) from the policy with this probability: it cannot
+    # copy the closing it sees, yet still reads the fingers where they help (0: never; hidden_state hides always)
+    finger_dropout: float = 0.0
     val_every: int = 10  # every 10th demo of each task is held out
     eval_every: int = 500
     ckpt_every: int = 250
@@ -59,6 +62,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1:
             raise ValueError("steps and batch_size must be >= 1")
+        if not 0.0 <= self.finger_dropout <= 1.0:
+            raise ValueError(f"finger_dropout must be in [0, 1], got {self.finger_dropout}")
 
 
 def record_training(results: str | Path, name: str, meta: dict[str, Any]) -> Path:
@@ -143,10 +148,24 @@ def perturb_state(
     return state + torch.randn(state.shape, generator=generator, device=device).to(state) * scale * std
 
 
+FINGERS = (9, 10)  # finger joint positions in the proprio (envs.base.STATE_LAYOUT)
+
+
+def drop_fingers(state: torch.Tensor, p: float, mean: torch.Tensor) -> torch.Tensor:
+    """Each row's finger joints replaced, with probability ``p``, by their training mean (normalised 0:
+    what a policy with them hidden reads)."""
+    drop = torch.rand(state.shape[0], 1, device=state.device) < p
+    out = state.clone()
+    out[:, list(FINGERS)] = torch.where(drop, mean[list(FINGERS)], state[:, list(FINGERS)])
+    return out
+
+
 def action_loss(model: VLA, batch: tuple, device: torch.device, cfg: TrainConfig, noise: bool) -> torch.Tensor:
     feats, lang, state, chunk = (t.to(device, non_blocking=True) for t in batch)
     if noise and cfg.state_noise > 0:
         state = perturb_state(state, cfg.state_noise, model.state_std)
+    if noise and cfg.finger_dropout > 0:
+        state = drop_fingers(state, cfg.finger_dropout, model.state_mean)
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
         pred = model(feats, lang, state)
     return (pred.float() - model.normalise_actions(chunk)).abs().mean()
@@ -183,6 +202,9 @@ def train(cfg: TrainConfig) -> VLA | None:
     cfg = effective_precision(cfg, device)
     # the policy renders at evaluation the way its training images were rendered (envs.render)
     cfg = replace(cfg, model=replace(cfg.model, face_budget=feature_face_budget(cfg.features, cfg.suites)))
+    # and encodes its images as deep as the cached features were encoded (image_feature_dim follows)
+    blocks = feature_blocks_of(cfg.features, cfg.suites)
+    cfg = replace(cfg, model=replace(cfg.model, feature_blocks=blocks, image_feature_dim=None))
     if cfg.init:
         check_init(cfg)
     out = Path(cfg.out)

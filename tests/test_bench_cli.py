@@ -180,7 +180,8 @@ def test_demos_hdf5_layout_and_resume(tmp_path, capsys, monkeypatch):
     with h5py.File(tmp_path / "feats" / "robosuite" / "task_0.hdf5", "r") as f:
         before = f["demo_0/image_feats"][()]
     encoded = []
-    monkeypatch.setattr(features, "encode_images", lambda x: encoded.append(len(x)) or np.zeros((len(x), 1280, 1, 1)))
+    fake = lambda x, **kw: encoded.append(len(x)) or np.zeros((len(x), 1280, 1, 1))  # noqa: E731
+    monkeypatch.setattr(features, "encode_images", fake)
     features.main(["--demos", str(tmp_path), "--out", str(tmp_path / "feats"), "--threads", "1"])
     assert len(encoded) == 4  # 2 demos x 2 cameras
     with h5py.File(tmp_path / "feats" / "robosuite" / "task_0.hdf5", "r") as f:

@@ -38,3 +38,15 @@ def test_chain_stops_at_a_failing_stage(tmp_path, monkeypatch):
     assert calls == ["policies.vla.features"] and recs[-1]["rc"] == 3
     with pytest.raises(ValueError, match="unknown stages"):
         chain.ChainConfig(stages=["bake"])
+
+
+def test_chain_commands_carry_the_teacher_recipe():
+    """Finer features reach the encoder and the trainer; LIBERO is evaluated on 50 init states per task, Lift on 100."""
+    cmds = chain.ChainConfig(name="t", workers=1).commands()
+    assert cmds["encode"][-2:] == ["--feature-blocks", "11"]
+    assert "--token-merge 2 --finger-dropout 0.5" in " ".join(cmds["train"])
+    libero, lift = chain._split(cmds["evaluate"])
+    assert libero[libero.index("--episodes-per-task") + 1] == "50" and "libero_object" in libero
+    assert lift[lift.index("--episodes-per-task") + 1] == "100" and lift[-3:] == ["robosuite", "--tasks", "0"]
+    whole = chain.ChainConfig(name="t", feature_blocks=0, suites=["robosuite"]).commands()
+    assert "--feature-blocks" not in whole["encode"] and len(chain._split(whole["evaluate"])) == 1

@@ -279,3 +279,65 @@ def test_timing_records_other_processes_cpu_share(monkeypatch) -> None:
     c |= lat
     assert "other processes used 100% of the CPU" in format_cost(c)
     assert "other processes" not in format_cost(c | {"other_cpu_share": 0.0})
+
+
+def test_finer_features_merged_into_tokens() -> None:
+    """Features after 11 encoder blocks (112 channels, stride 16) with 2x2 cells merged per token: a 64 px
+    image gives 4x4 cells, 2x2 tokens of 448 features; configs that do not fit are refused."""
+    cfg = VLAConfig(**TINY, feature_blocks=11, token_merge=2)
+    assert (cfg.image_feature_dim, cfg.cells) == (448, 4)
+    assert VLAConfig(**TINY, feature_blocks=11).cells == 16
+    assert VLAConfig(**TINY).image_feature_dim == 1280  # the head's features, as before
+    m = VLA(cfg).eval()
+    feats = torch.randn(2, 2, 112, 4, 4)
+    assert m(feats, torch.randn(2, 384), torch.randn(2, 18)).shape == (2, 4, 7)
+    moved = feats.clone()
+    moved[0, 0, :, 0, 1] += 1.0  # another cell of the same merged token changes that token
+    lang, state = torch.zeros(2, 384), torch.zeros(2, 18)
+    tok, tok2 = m.embed(feats, lang, state), m.embed(moved, lang, state)
+    changed = (tok - tok2).abs().amax(-1)[0]
+    assert changed[0] > 0 and (changed[1:] == 0).all()
+    with pytest.raises(ValueError, match="multiple of 48"):
+        VLAConfig(**{**TINY, "feature_blocks": 11, "token_merge": 3})
+    with pytest.raises(ValueError, match="does not match"):
+        VLAConfig(**TINY, image_feature_dim=999)
+    with pytest.raises(ValueError, match="feature_blocks"):
+        VLAConfig(**TINY, feature_blocks=17)
+
+
+def test_policy_encodes_at_its_feature_depth() -> None:
+    """A policy trained on features after 11 blocks encodes its camera images the same way."""
+    from policies.vla.encoders import ImageEncoder, encode_images
+
+    img = obs()["agentview"][None]
+    enc = ImageEncoder(blocks=11)
+    assert enc(torch.from_numpy(img)).shape == (1, 112, 4, 4)
+    enc.use_jit = False
+    np.testing.assert_allclose(enc(torch.from_numpy(img)).numpy(), encode_images(img, blocks=11), atol=2e-2)
+    torch.manual_seed(0)
+    policy = VLAPolicy(VLA(VLAConfig(**TINY, feature_blocks=11, token_merge=2)).eval())
+    assert policy.predict(obs()).shape == (4, 7)
+
+
+def test_training_takes_the_feature_depth_and_drops_fingers(tmp_path) -> None:
+    from policies.train import drop_fingers
+
+    write_features(tmp_path / "feats", channels=112, hw=4, blocks=11)
+    cfg = TrainConfig(
+        features=str(tmp_path / "feats"), suites=["libero_spatial"], out=str(tmp_path / "run"),
+        export=str(tmp_path / "export"), results=str(tmp_path / "results"), steps=2, batch_size=4, warmup=1,
+        val_every=2, threads=1, finger_dropout=0.5, model=VLAConfig(**TINY, token_merge=2),
+    )  # fmt: skip
+    train(cfg)
+    saved = load_vla(tmp_path / "export").cfg
+    assert (saved.feature_blocks, saved.image_feature_dim, saved.cells) == (11, 448, 4)
+    assert "--token-merge 2 --finger-dropout 0.5" in training_commands(tmp_path / "results")[0]
+    state, mean = torch.randn(64, 18), torch.arange(18.0)
+    assert torch.equal(drop_fingers(state, 0.0, mean), state)
+    dropped = drop_fingers(state, 1.0, mean)
+    assert (dropped[:, [9, 10]] == mean[[9, 10]]).all()
+    assert torch.equal(dropped[:, :9], state[:, :9]) and torch.equal(dropped[:, 11:], state[:, 11:])
+    half = drop_fingers(state, 0.5, mean)
+    assert 0 < (half[:, 9] == 9.0).sum() < 64
+    with pytest.raises(ValueError, match="finger_dropout"):
+        TrainConfig(finger_dropout=1.5)

@@ -14,7 +14,7 @@ import torch
 class FrameSet:
     """Every frame that has images: features, proprio, instruction index and its action chunk."""
 
-    image_feats: torch.Tensor  # (N, cams, 1280, h, w) float16
+    image_feats: torch.Tensor  # (N, cams, C, h, w) float16
     state: torch.Tensor  # (N, 18)
     chunk: torch.Tensor  # (N, K, 7) raw actions a_t .. a_{t+K-1} (past the end: the last action repeated)
     task: torch.Tensor  # (N,) index into ``lang``
@@ -56,6 +56,20 @@ def feature_face_budget(root: str | Path, suites: list[str]) -> int | None:
     if render.path == "robosuite":
         raise ValueError(f"features under {root} were rendered on robosuite's path; train on full or simplified")
     return render.face_budget
+
+
+def feature_blocks_of(root: str | Path, suites: list[str]) -> int | None:
+    """How many EfficientNet blocks made the cached features (None: the whole encoder with its head).
+
+    Raises ``ValueError`` when the files disagree: one policy, one feature depth."""
+    depths = set()
+    for f in (f for s in suites for f in sorted(Path(root, s).glob("task_*.hdf5"))):
+        with h5py.File(f, "r") as h:
+            depths.add(int(h.attrs.get("feature_blocks", 0)))  # 0 (and files from before the field): the head
+    if len(depths) > 1:
+        raise ValueError(f"features under {root} come from several encoder depths {sorted(depths)}: encode them alike")
+    depth = depths.pop() if depths else 0
+    return depth or None
 
 
 def load_frames(

@@ -4,13 +4,13 @@ Usage:
     python -m policies.vla.features --demos data/demos --out data/features
 
 For every ``<demos>/<suite>/task_<id>.hdf5`` writes ``<out>/<suite>/task_<id>.hdf5`` with the task's
-instruction embedding (``lang``) and per demo: ``image_feats`` (frames with images, cameras, 1280, h, w;
-float16), ``obs_steps``, ``state``, ``actions``, ``noisy``. Each task file is written under a temporary
-name and renamed when complete (an HDF5 file killed mid-write is unreadable). A rerun skips the
-demos already cached (equal actions, proprio, frame steps and image size: recording is
-deterministic) and encodes the rest, so it resumes an interrupted task, re-encodes demos recorded
-again, and encodes only the new demos of an extended dataset (copy the old features folder to the
-new ``--out`` first).
+instruction embedding (``lang``) and per demo: ``image_feats`` (frames with images, cameras, C, h, w;
+float16; ``--feature-blocks N`` takes EfficientNet's map after N blocks instead of after its head),
+``obs_steps``, ``state``, ``actions``, ``noisy``. Each task file is written under a temporary name and
+renamed when complete (an HDF5 file killed mid-write is unreadable). A rerun skips the demos already
+cached (equal actions, proprio, frame steps and image size: recording is deterministic) and encodes the
+rest, so it resumes an interrupted task, re-encodes demos recorded again, and encodes only the new demos
+of an extended dataset (copy the old features folder to the new ``--out`` first).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import torch
 from tqdm import tqdm
 
 from envs.render import RenderSettings
-from policies.vla.encoders import encode_images, text_encoder
+from policies.vla.encoders import check_blocks, encode_images, text_encoder
 
 IMAGE_KEYS = ("agentview_rgb", "eye_in_hand_rgb")  # camera order = policies.vla.config.CAMERAS
 
@@ -58,7 +58,7 @@ def demo_render(data: h5py.Group) -> RenderSettings:
     return RenderSettings.from_record(json.loads(data.attrs.get("env_args", "{}")))
 
 
-def cache_task(src: Path, dst: Path, bar: tqdm) -> int:
+def cache_task(src: Path, dst: Path, bar: tqdm, blocks: int | None = None) -> int:
     """Caches one task file (skipped when ``dst`` already holds the same demos); returns demos encoded."""
     previous = h5py.File(dst, "r") if dst.exists() else nullcontext()
     with h5py.File(src, "r") as fin, previous as old:
@@ -67,6 +67,7 @@ def cache_task(src: Path, dst: Path, bar: tqdm) -> int:
         cached = [] if old is None else sorted(k for k in old if k.startswith("demo_"))
         render = demo_render(data)
         same_render = old is not None and old.attrs.get("render_path", "full") == render.label()
+        same_render = same_render and int(old.attrs.get("feature_blocks", 0)) == (blocks or 0)
         reuse = {n for n in names if same_render and n in cached and _same_demo(old[n], data[n])}
         if cached == names and len(reuse) == len(names):
             bar.update(len(names))
@@ -76,6 +77,7 @@ def cache_task(src: Path, dst: Path, bar: tqdm) -> int:
         with h5py.File(tmp, "w") as fout:
             fout.attrs.update({k: data.attrs[k] for k in ("suite", "task_id", "instruction")})
             fout.attrs["render_path"] = render.label()  # a policy trained on these renders on the same path
+            fout.attrs["feature_blocks"] = blocks or 0  # 0: after the encoder's head
             fout.create_dataset("lang", data=text_encoder()([str(data.attrs["instruction"])])[0].numpy())
             for name in names:
                 g = data[name]
@@ -84,7 +86,7 @@ def cache_task(src: Path, dst: Path, bar: tqdm) -> int:
                     bar.update()
                     continue
                 out = fout.create_group(name)
-                feats = np.stack([encode_images(g["obs"][k][()]) for k in IMAGE_KEYS], 1)
+                feats = np.stack([encode_images(g["obs"][k][()], blocks=blocks) for k in IMAGE_KEYS], 1)
                 out.create_dataset("image_feats", data=feats)
                 out.create_dataset("obs_steps", data=_steps(g).astype(np.int32))
                 out.create_dataset("state", data=g["obs"]["state"][()])
@@ -107,8 +109,18 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", default="data/features")
     p.add_argument("--suite", nargs="+", default=None, help="suites to cache (default: all found)")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument(
+        "--feature-blocks",
+        type=int,
+        default=None,
+        help="EfficientNet-Lite0 MBConv blocks to run (1-16; default: all and the head conv, 1280 channels)",
+    )
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
+    try:
+        check_blocks(a.feature_blocks)
+    except ValueError as e:
+        p.error(str(e))
     files = sorted(Path(a.demos).glob("*/task_*.hdf5"))
     if a.suite:
         files = [f for f in files if f.parent.name in a.suite]
@@ -117,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
     t0, added = time.time(), 0
     with tqdm(total=sum(count_demos(f) for f in files), desc="features", unit="demo") as bar:
         for src in files:
-            added += cache_task(src, Path(a.out) / src.parent.name / src.name, bar)
+            added += cache_task(src, Path(a.out) / src.parent.name / src.name, bar, a.feature_blocks)
     print(f"encoded {added} new demos in {time.time() - t0:.0f} s")
 
 

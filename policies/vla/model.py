@@ -1,10 +1,11 @@
 """The teacher VLA: frozen-encoder features -> tokens -> transformers decoder trunk -> action chunk.
 
-Token sequence (bidirectional attention): visual tokens of both cameras (EfficientNet-Lite0 cells,
-LayerNorm + linear + learned position), ``lang_tokens`` instruction tokens (MiniLM embedding,
-linear), one proprio token, ``chunk`` learned action queries. The trunk runs layer by layer
-(``run_trunk``) so that students can skip layers; the head maps each query's final state to one
-normalised 7-d action (OpenVLA-OFT-style parallel decoding, L1 loss).
+Token sequence (bidirectional attention): visual tokens of both cameras (EfficientNet-Lite0 cells, or
+``token_merge`` x ``token_merge`` of them concatenated; LayerNorm + linear + learned position),
+``lang_tokens`` instruction tokens (MiniLM embedding, linear), one proprio token, ``chunk`` learned
+action queries. The trunk runs layer by layer (``run_trunk``) so that students can skip layers; the head
+maps each query's final state to one normalised 7-d action (OpenVLA-OFT-style parallel decoding, L1
+loss).
 """
 
 from __future__ import annotations
@@ -69,8 +70,11 @@ class VLA(nn.Module):
         return self.trunk.layers
 
     def embed(self, image_feats: torch.Tensor, lang: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
-        """image_feats (B, cams, 1280, h, w), lang (B, 384), raw state (B, 18) -> tokens (B, T, d)."""
+        """image_feats (B, cams, C, h, w), lang (B, 384), raw state (B, 18) -> tokens (B, T, d)."""
         b = image_feats.shape[0]
+        if self.cfg.token_merge > 1:  # k x k cells -> one token of C * k^2 features
+            image_feats = nn.functional.pixel_unshuffle(image_feats.flatten(0, 1), self.cfg.token_merge)
+            image_feats = image_feats.unflatten(0, (b, -1))
         vis = image_feats.flatten(3).transpose(2, 3).reshape(b, -1, self.cfg.image_feature_dim)
         vis = self.vis_proj(self.vis_norm(vis.to(self.vis_proj.weight.dtype))) + self.vis_pos
         lang_tok = self.lang_proj(lang.to(vis.dtype)).view(b, self.cfg.lang_tokens, -1)

@@ -39,7 +39,7 @@ class VLAPolicy(Policy):
         # an inference-time execution horizon is the config's own field, validated by it
         self.cfg = model.cfg if exec_steps is None else replace(model.cfg, exec_steps=exec_steps)
         self.threads = threads
-        self.images = image_encoder()
+        self.images = image_encoder(self.cfg.feature_blocks)
         self.text = text_encoder()
         self._lang: dict[str, torch.Tensor] = {}
         self.queue: deque[np.ndarray] = deque()
@@ -76,7 +76,7 @@ class VLAPolicy(Policy):
                     f"make the env with image_size={self.cfg.image_size}"
                 )
         imgs = torch.from_numpy(np.stack([obs[k] for k in CAMERAS]))
-        feats = self.images(imgs).unsqueeze(0)  # (1, cams, 1280, h, w)
+        feats = self.images(imgs).unsqueeze(0)  # (1, cams, C, h, w)
         state = torch.from_numpy(np.asarray(obs["state"], np.float32)).unsqueeze(0)
         tokens = self.model.embed(feats, self.lang(obs["instruction"]), state)
         h, keep = self.trunk(tokens)
