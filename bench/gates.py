@@ -35,11 +35,12 @@ def compare_gates(
     import envs
     from bench import cost
     from bench.measure import _call_observations, _fraction
+    from bench.records import policy_label
     from policies import make_policy
     from policies.registry import POLICIES, policy_env_kwargs
     from policies.vla.policy import load_teacher
 
-    if not getattr(POLICIES.get(policy), "routed", False):
+    if policy not in POLICIES or not POLICIES[policy].routed:
         raise ValueError(f"{policy!r} is not a routed student (e.g. student, nograph)")
     env = envs.make_env(suite, task, **policy_env_kwargs(policy, budget=budget))
     try:
@@ -52,7 +53,7 @@ def compare_gates(
     finally:
         env.close()
     teacher = load_teacher(fast.teacher_dir)
-    out: dict[str, Any] = {"policy": f"{policy}_b{budget:g}", "suite": suite, "task_id": task, "calls": calls}
+    out: dict[str, Any] = {"policy": policy_label(policy, budget), "suite": suite, "task_id": task, "calls": calls}
     out["cpu"] = cpu_name()
     out["timed_calls_fraction"] = f = _fraction(fast, obs)
     rows = []

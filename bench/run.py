@@ -37,13 +37,14 @@ with exit_on_setup_error():
     import envs
 from bench.failures import stalled
 from bench.metrics import format_rate, rate_rows
-from bench.records import append_record, read_records, trace_path
+from bench.records import append_record, policy_label, read_records, trace_path
 from bench.workers import EnvCache, run_map
 from envs.errors import GLBackendError
 from envs.libero_pro import SuiteUnavailableError, check_task
 from envs.probes import PROBES, apply_probe, probe_instruction
 from envs.render import RenderSettings
 from policies import POLICIES
+from policies.registry import get_policy
 
 _CACHE = EnvCache()  # per worker process: (env, policy) of the task it is evaluating
 
@@ -96,11 +97,11 @@ class RunConfig:
             raise ValueError(f"backend must be 'process' or 'ray', got {self.backend!r}")
         from policies.registry import policy_config, policy_env_kwargs, weights_sha1
 
-        routed = getattr(POLICIES[self.policy], "routed", False)
-        if self.budget is not None and not routed:
+        spec = get_policy(self.policy)
+        if self.budget is not None and not spec.routed:
             raise ValueError(f"--budget applies to routed students only, not to {self.policy!r}")
-        if routed and self.budget is None:
-            self.budget = 0.5
+        if spec.routed and self.budget is None:
+            self.budget = spec.budget
         policy_env_kwargs(self.policy, **policy_kwargs(self))  # checks the checkpoint before any episode
         if self.exec_steps is not None:
             config = policy_config(self.policy, **policy_kwargs(self))
@@ -110,18 +111,13 @@ class RunConfig:
         if self.face_budget is not None and self.face_budget < 1:
             raise ValueError("face_budget must be >= 1")
         self.weights_sha1 = weights_sha1(self.policy, **policy_kwargs(self))
-        if getattr(POLICIES[self.policy], "needs_images", True) or self.video:
+        if spec.needs_images or self.video:
             envs.check_gl()
 
     @property
     def label(self) -> str:
-        """The policy as named in results: a chosen execution horizon and routed students' budget are part
-        of it (``teacher_x4``: replanning every 4 steps; ``student_b0.5``, ``student_x4_b0.5``), and so is a
-        ``--face-budget`` override (``teacher_fb3000``) and a language probe (``teacher_instr-swap``)."""
-        name = self.policy if self.exec_steps is None else f"{self.policy}_x{self.exec_steps}"
-        name = name if self.face_budget is None else f"{name}_fb{self.face_budget}"  # another render path
-        name = name if self.instruction is None else f"{name}_instr-{self.instruction}"  # before _b: split_label
-        return name if self.budget is None else f"{name}_b{self.budget:g}"
+        """The policy as named in results (``bench.records.policy_label``): ``student_b0.5``, ``teacher_x4``..."""
+        return policy_label(self.policy, self.budget, self.exec_steps, self.face_budget, self.instruction)
 
 
 def git_commit() -> str:
@@ -177,7 +173,7 @@ def _episode(job: tuple[RunConfig, str, int, int]) -> dict[str, Any]:
         # one intra-op thread per episode worker whatever the worker count: no oversubscription with N
         # workers on N cores, and the same float reductions (so the same actions) with 1 worker or N
         torch.set_num_threads(1)
-        images = getattr(POLICIES[cfg.policy], "needs_images", True) or cfg.video
+        images = get_policy(cfg.policy).needs_images or cfg.video
         kw = policy_kwargs(cfg)
         env_kw = env_kwargs(cfg)
         env = envs.make_env(suite, task_id, render_images=images, **env_kw)
@@ -200,8 +196,12 @@ def _episode(job: tuple[RunConfig, str, int, int]) -> dict[str, Any]:
     return {
         **rec,
         "_cfg": cfg,
-        "policy": cfg.label,
+        "policy": cfg.label,  # the label; what it is made of in fields of its own (bench.records.FIELDS)
+        "policy_name": cfg.policy,
+        "method": get_policy(cfg.policy).method,
         "budget": cfg.budget,
+        "exec_steps": cfg.exec_steps,
+        "face_budget": cfg.face_budget,
         "suite": suite,
         "task_id": task_id,
         "instruction": u.instruction,  # the task's own, whatever the policy was given

@@ -37,16 +37,14 @@ from bench.run import (
 from bench.workers import run_map
 from envs.errors import GLBackendError
 from policies import POLICIES
+from policies.registry import get_policy
 
 
 def configs(policies: list[str], budgets: list[float], **common) -> list[RunConfig]:
     """One RunConfig per policy (per budget for routed policies); raises ValueError on bad input."""
     out = []
     for name in policies:
-        if name not in POLICIES:
-            raise ValueError(f"Unknown policy {name!r}; choose from {sorted(POLICIES)}")
-        routed = getattr(POLICIES[name], "routed", False)
-        for b in budgets if routed else [None]:
+        for b in budgets if get_policy(name).routed else [None]:
             out.append(RunConfig(policy=name, budget=b, **common))
     return out
 
