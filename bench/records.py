@@ -11,11 +11,6 @@ from typing import Any
 FIELDS = ("policy_name", "budget", "exec_steps", "face_budget", "instruction_probe")  # what a label is made of
 
 
-def trace_path(out: str | Path, label: str, suite: str, task_id: int, init_state: int) -> Path:
-    """Where ``bench.run --trace`` saves an episode's per-step actions and proprio (npz)."""
-    return Path(out) / "traces" / label / f"{suite}_task{task_id}_init{init_state}.npz"
-
-
 def policy_label(
     policy_name: str,
     budget: float | None = None,

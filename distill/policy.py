@@ -8,9 +8,8 @@ from pathlib import Path
 import torch
 
 from distill.student import RoutedVLA
+from policies.paths import STUDENTS
 from policies.vla.policy import VLAPolicy
-
-STUDENTS = Path(__file__).resolve().parents[1] / "checkpoints" / "students"
 
 
 class StudentPolicy(VLAPolicy):
