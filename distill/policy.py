@@ -15,8 +15,6 @@ from policies.vla.policy import VLAPolicy
 class StudentPolicy(VLAPolicy):
     """A ``VLAPolicy`` whose trunk runs only the layers its router chooses."""
 
-    name = "student"
-
     def __init__(self, student: RoutedVLA, threads: int | None = None, exec_steps: int | None = None) -> None:
         super().__init__(student.vla, threads, exec_steps)
         self.student = student.eval()

@@ -33,8 +33,6 @@ DEFAULT_TEACHER = TEACHER  # read at call time (tests point it elsewhere)
 class VLAPolicy(Policy):
     """Wraps a ``VLA`` (teacher or student) behind ``reset`` / ``select_action``."""
 
-    name = "teacher"
-
     def __init__(self, model: VLA, threads: int | None = None, exec_steps: int | None = None) -> None:
         self.model = model.eval()
         # an inference-time execution horizon is the config's own field, validated by it
