@@ -19,10 +19,9 @@ from typing import Any
 
 import numpy as np
 
-import envs
+from bench.evaluate import episode_seed, make_env_and_policy
 from envs.base import STATE_LAYOUT
-from policies import POLICIES, make_policy
-from policies.registry import policy_env_kwargs
+from policies import POLICIES
 
 FINGERS = STATE_LAYOUT["gripper_qpos"]
 
@@ -40,12 +39,11 @@ def probe(
     """The predicted chunk's gripper commands and z moves at step ``at``: first with the actual proprio,
     then one row per finger opening in ``fingers``."""
     kw = {"checkpoint": checkpoint} if checkpoint else {}
-    env = envs.make_env(suite, task, **policy_env_kwargs(policy, **kw))
+    env, pol = make_env_and_policy(policy, suite, task, **kw)
     try:
-        pol = make_policy(policy, env, **kw)
         if not hasattr(pol, "predict"):
             raise ValueError(f"{policy!r} is not a VLA policy (no model call to probe)")
-        obs, _ = env.reset(seed=seed + 1000 * task + init, options={"init_state": init})
+        obs, _ = env.reset(seed=episode_seed(seed, task, init), options={"init_state": init})
         pol.reset()
         for t in range(at):
             obs, _, terminated, truncated, _ = env.step(np.asarray(pol.select_action(obs)))

@@ -19,7 +19,7 @@ import math
 import tempfile
 from pathlib import Path
 
-from bench import measure, run
+from bench import evaluate, measure
 from bench.cost import mean_call_gflops
 from bench.metrics import wilson
 
@@ -34,16 +34,16 @@ def record(name: str, policy: str, budget: float | None, path: Path = FLOORS, wo
     successes, episodes, fractions = 0, 0, []
     with tempfile.TemporaryDirectory() as tmp:
         for part in runs:
-            cfg = run.RunConfig(
+            cfg = evaluate.RunConfig(
                 policy=policy, budget=budget, suites=[part["suite"]], tasks=part["tasks"],
                 episodes_per_task=part["episodes_per_task"], workers=workers, out=tmp, cost=False,
             )  # fmt: skip
-            records = run.run(cfg)
+            records = evaluate.run(cfg)
             successes += sum(r["success"] for r in records)
             episodes += len(records)
             fractions += [r["layer_fraction"] for r in records if r.get("layer_fraction") is not None]
         cost = measure.measure_cost(
-            run.RunConfig(policy=policy, budget=budget, suites=["libero_spatial"], out=tmp), latency=False
+            evaluate.RunConfig(policy=policy, budget=budget, suites=["libero_spatial"], out=tmp), latency=False
         )
     entry = {
         "policy": policy,

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from policies.paths import RESULTS, gates_path
+
 
 def cpu_name() -> str:
     """The CPU model (Linux ``/proc/cpuinfo``), with "avx512" when it has AVX-512; else the machine type."""
@@ -32,29 +34,29 @@ def compare_gates(
     policy: str, budget: float, suite: str, task: int, rounds: int, calls: int, episodes: int = 4
 ) -> dict[str, Any]:
     """Trunk and whole-call speedups over the teacher with numpy gates and with torch gates, per round."""
-    import envs
     from bench import cost
-    from bench.measure import _call_observations, _fraction
+    from bench.evaluate import make_env_and_policy
+    from bench.measure import call_observations, realised_fraction
+    from bench.records import policy_label
     from policies import make_policy
-    from policies.registry import POLICIES, policy_env_kwargs
+    from policies.registry import POLICIES
     from policies.vla.policy import load_teacher
 
-    if not getattr(POLICIES.get(policy), "routed", False):
+    if policy not in POLICIES or not POLICIES[policy].routed:
         raise ValueError(f"{policy!r} is not a routed student (e.g. student, nograph)")
-    env = envs.make_env(suite, task, **policy_env_kwargs(policy, budget=budget))
+    env, fast = make_env_and_policy(policy, suite, task, budget=budget)
     try:
-        fast = make_policy(policy, env, budget=budget)
         slow = make_policy(policy, env, budget=budget)
         if not hasattr(getattr(fast.student, "router", None), "use_numpy"):
             raise ValueError(f"{policy} at budget {budget} has no hidden-state router to compare")
         slow.student.router.use_numpy = False
-        obs = _call_observations(env, fast, 0, range(episodes))  # where the student calls its model
+        obs = call_observations(env, fast, 0, range(episodes))  # where the student calls its model
     finally:
         env.close()
     teacher = load_teacher(fast.teacher_dir)
-    out: dict[str, Any] = {"policy": f"{policy}_b{budget:g}", "suite": suite, "task_id": task, "calls": calls}
+    out: dict[str, Any] = {"policy": policy_label(policy, budget), "suite": suite, "task_id": task, "calls": calls}
     out["cpu"] = cpu_name()
-    out["timed_calls_fraction"] = f = _fraction(fast, obs)
+    out["timed_calls_fraction"] = f = realised_fraction(fast, obs)
     rows = []
     for _ in range(rounds):
         lat = cost.latency({"teacher": teacher, "numpy": fast, "torch": slow}, obs, calls=calls, warmup=10)
@@ -79,7 +81,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--calls", type=int, default=60)
     p.add_argument("--episodes", type=int, default=4, help="short rollouts whose model calls are timed")
-    p.add_argument("--out", default="results")
+    p.add_argument("--out", default=RESULTS)
     a = p.parse_args(argv)
     from bench import cost
 
@@ -88,7 +90,7 @@ def main(argv: list[str] | None = None) -> None:
             r = compare_gates(a.policy, b, a.suite, a.task, a.rounds, a.calls, a.episodes)
         except ValueError as e:
             p.error(str(e))
-        path = Path(a.out) / "gates" / f"{r['policy']}.json"
+        path = gates_path(a.out, r["policy"])
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(r, indent=2) + "\n")
         if warn := cost.contention_warning(max((x["other_cpu_share"] or 0.0) for x in r["rounds"])):

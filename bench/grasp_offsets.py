@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 
 import envs
-from bench.records import read_records, trace_path
+from bench.records import read_records
+from policies.paths import trace_path
 
 SUITE, TASK = "robosuite", 0  # Lift: the cube is the only object
 

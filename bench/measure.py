@@ -4,10 +4,10 @@ its teacher for routed students (speedups as ratios of medians, Amdahl bound); `
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
-from bench.run import RunConfig, env_kwargs, git_commit, policy_kwargs
+from bench.evaluate import RunConfig, env_kwargs, git_commit, make_env_and_policy, policy_kwargs
+from policies.paths import cost_path
 
 
 def measure_cost(cfg: RunConfig, fractions: list[float] | None = None, latency: bool = True) -> dict[str, Any] | None:
@@ -15,20 +15,16 @@ def measure_cost(cfg: RunConfig, fractions: list[float] | None = None, latency: 
 
     Only for policies with a ``model`` (the VLAs); written to ``<out>/cost/<policy>.json``.
     """
-    import envs  # after bench.run, which turns a broken GL backend into a clean error
     from bench import cost
-    from policies import make_policy
 
-    kw = policy_kwargs(cfg)
     suite = cfg.suites[0]
     task = cfg.tasks[0] if cfg.tasks else 0
-    env = envs.make_env(suite, task, **env_kwargs(cfg))
+    env, policy = make_env_and_policy(cfg.policy, suite, task, env_kwargs(cfg), **policy_kwargs(cfg))
     try:
-        policy = make_policy(cfg.policy, env, **kw)
         if not hasattr(policy, "model"):
             return None
         probe = env.reset(seed=cfg.seed, options={"init_state": 0})[0]
-        obs = _call_observations(env, policy, cfg.seed, range(4)) if latency else []
+        obs = call_observations(env, policy, cfg.seed, range(4)) if latency else []
     finally:
         env.close()
     result = {"policy": cfg.label, "suite": suite, "task_id": task, **cost.flops(policy, probe)}
@@ -43,18 +39,18 @@ def measure_cost(cfg: RunConfig, fractions: list[float] | None = None, latency: 
         lat = cost.latency({"teacher": teacher, cfg.label: policy}, obs, calls=60, warmup=10, threads=2)
         result.update(lat[cfg.label])
         result.update(cost.compare(cost.flops(teacher, probe), lat["teacher"], result, fractions))
-        frac = _fraction(policy, obs)  # None: an unrouted model (dense) runs all of its own layers
+        frac = realised_fraction(policy, obs)  # None: an unrouted model (dense) runs all of its own layers
         result["timed_calls_fraction"] = result["layer_fraction"] if frac is None else frac
     result["threads"] = 2
     result["weights_sha1"] = cfg.weights_sha1
     result["code"] = git_commit()  # cost figures depend on the inference code, not only the weights
-    path = Path(cfg.out) / "cost" / f"{cfg.label}.json"
+    path = cost_path(cfg.out, cfg.label)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2) + "\n")
     return result
 
 
-def _call_observations(env, policy, seed: int, init_states, steps: int = 96) -> list[dict[str, Any]]:
+def call_observations(env, policy, seed: int, init_states, steps: int = 96) -> list[dict[str, Any]]:
     """The observations at which ``policy`` calls its model in the first ``steps`` steps of a few
     episodes: latency is timed on these, so routed policies route as they do in the episodes."""
     out = []
@@ -71,7 +67,7 @@ def _call_observations(env, policy, seed: int, init_states, steps: int = 96) -> 
     return out
 
 
-def _fraction(policy, obs: list[dict[str, Any]]) -> float | None:
+def realised_fraction(policy, obs: list[dict[str, Any]]) -> float | None:
     """Mean fraction of trunk layers the policy runs on these observations (None: not routed)."""
     import torch
 

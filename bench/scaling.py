@@ -20,7 +20,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bench.run import RunConfig, run
+from bench.evaluate import RunConfig, run
+from policies.paths import RESULTS, scaling_path
 
 
 def measure(cfg: RunConfig, counts: list[int], scratch: Path) -> dict[str, Any]:
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--tasks", type=int, nargs="+", default=[0, 1])
     p.add_argument("--episodes-per-task", type=int, default=4)
     p.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="worker counts, first is the reference")
-    p.add_argument("--out", default="results")
+    p.add_argument("--out", default=RESULTS)
     p.add_argument("--scratch", default=None, help="folder for the throw-away records (default: a temp dir)")
     a = p.parse_args(argv)
     try:
@@ -69,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"error: {e}") from None
     with tempfile.TemporaryDirectory() as tmp:
         result = measure(cfg, a.workers, Path(a.scratch or tmp))
-    path = Path(a.out) / "scaling" / f"{cfg.label}.json"
+    path = scaling_path(a.out, cfg.label)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2) + "\n")
     for r in result["runs"]:

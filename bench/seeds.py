@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.records import read_records
+from bench.records import policy_fields, policy_label, read_records
 from bench.tables import (
     LIBERO,
     METHOD_NAMES,
@@ -23,7 +23,6 @@ from bench.tables import (
     _order,
     paired_gap,
     pooled_libero,
-    split_label,
     suite_rates,
 )
 
@@ -54,9 +53,10 @@ def seed_tables(main: pd.DataFrame, reps: pd.DataFrame) -> dict[str, pd.DataFram
     per LIBERO suite and pooled, and the paired gaps (points, Newcombe 95%, n)."""
     if reps.empty:
         return {}
+    fields = {r["policy"]: policy_fields(r) for r in reps.drop_duplicates("policy").to_dict("records")}
     out = {}
-    for budget in sorted({split_label(p)[1] for p in reps.policy if split_label(p)[1] is not None}):
-        labels = {p for p in reps.policy if split_label(p)[1] == budget}
+    for budget in sorted({f["budget"] for f in fields.values() if f["budget"] is not None}):
+        labels = {p for p, f in fields.items() if f["budget"] == budget}
         df = pd.concat([main[main.policy.isin(labels)].assign(train_seed=0), reps[reps.policy.isin(labels)]])
         df = df[df.suite.str.startswith("libero")]
         df = _common(df.assign(tag=df.policy + "#s" + df.train_seed.astype(str)))
@@ -70,7 +70,7 @@ def seed_tables(main: pd.DataFrame, reps: pd.DataFrame) -> dict[str, pd.DataFram
             for seed in sorted(df[df.policy == label].train_seed.unique()):
                 tag = f"{label}#s{seed}"
                 g = rates[rates.policy == tag].set_index("column")
-                name = split_label(label)[0]
+                name = policy_label(**{**fields[label], "budget": None})  # the label without its budget
                 row: dict = {"method": METHOD_NAMES.get(name, name), "training seed": int(seed)}
                 row |= {c: _cell(g.loc[c]) if c in g.index else "" for c in cols}
                 row["LIBERO pooled"] = _cell(pooled.loc[tag])

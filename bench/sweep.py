@@ -20,33 +20,33 @@ from itertools import zip_longest
 
 from tqdm import tqdm
 
+from bench.cli import exit_on_setup_error
 from bench.interrupt import RunInterrupted, exit_interrupted, graceful_stop
+
+with exit_on_setup_error():
+    from bench.evaluate import (
+        RunConfig,
+        StaleRecordsError,
+        git_commit,
+        missing_jobs,
+        recorded,
+        requested,
+        run_episode,
+        store,
+    )
 from bench.measure import print_cost
-from bench.run import (
-    RunConfig,
-    StaleRecordsError,
-    _episode,
-    git_commit,
-    missing_jobs,
-    recorded,
-    requested,
-    store,
-    summary_table,
-    write_summary,
-)
+from bench.summary import summary_table, write_summary
 from bench.workers import run_map
 from envs.errors import GLBackendError
 from policies import POLICIES
+from policies.registry import get_policy
 
 
 def configs(policies: list[str], budgets: list[float], **common) -> list[RunConfig]:
     """One RunConfig per policy (per budget for routed policies); raises ValueError on bad input."""
     out = []
     for name in policies:
-        if name not in POLICIES:
-            raise ValueError(f"Unknown policy {name!r}; choose from {sorted(POLICIES)}")
-        routed = getattr(POLICIES[name], "routed", False)
-        for b in budgets if routed else [None]:
+        for b in budgets if get_policy(name).routed else [None]:
             out.append(RunConfig(policy=name, budget=b, **common))
     return out
 
@@ -63,7 +63,7 @@ def sweep(cfgs: list[RunConfig], workers: int, backend: str = "process") -> dict
     have = {c.label: {s: recorded(c, s) for s in c.suites} for c in cfgs}
     jobs = interleave([missing_jobs(c, have[c.label]) for c in cfgs])
     with graceful_stop() as stop:
-        for rec in tqdm(run_map(_episode, jobs, workers, backend, stop), total=len(jobs), desc="sweep", unit="ep"):
+        for rec in tqdm(run_map(run_episode, jobs, workers, backend, stop), total=len(jobs), desc="sweep", unit="ep"):
             store(rec, commit)
             have[rec["policy"]][rec["suite"]][(rec["task_id"], rec["init_state"])] = rec
     if stop():

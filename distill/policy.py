@@ -8,15 +8,12 @@ from pathlib import Path
 import torch
 
 from distill.student import RoutedVLA
+from policies.paths import STUDENTS
 from policies.vla.policy import VLAPolicy
-
-STUDENTS = Path(__file__).resolve().parents[1] / "checkpoints" / "students"
 
 
 class StudentPolicy(VLAPolicy):
     """A ``VLAPolicy`` whose trunk runs only the layers its router chooses."""
-
-    name = "student"
 
     def __init__(self, student: RoutedVLA, threads: int | None = None, exec_steps: int | None = None) -> None:
         super().__init__(student.vla, threads, exec_steps)

@@ -27,7 +27,8 @@ from distill.graph import Encapsulation, GraphConfig, action_change_profile, dep
 from distill.losses import node_loss, prior_targets, relation_loss, routing_loss
 from distill.router import RouterConfig
 from distill.student import RoutedVLA, StudentConfig
-from policies.train import atomic_save, effective_precision, perturb_state, pick_device, record_training
+from policies.paths import profile_path
+from policies.training import atomic_save, effective_precision, perturb_state, pick_device, record_training
 from policies.vla.checkpoint import fingerprint, load_vla
 from policies.vla.data import FrameSet, feature_blocks_of, feature_face_budget, load_frames
 from policies.vla.model import VLA
@@ -85,7 +86,7 @@ class DistillConfig:
     seed: int = 0
     threads: int = 2
     device: str = "auto"
-    bf16: bool = True  # bf16 autocast where the hardware has native bf16 (policies.train.use_bf16), else fp32
+    bf16: bool = True  # bf16 autocast where the hardware has native bf16 (policies.training.use_bf16), else fp32
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -233,7 +234,7 @@ def stage1(cfg: DistillConfig, teacher: VLA, train: FrameSet, val: FrameSet, dev
     }
     tag = f"{cfg.name}_{cfg.graph.kind}"
     (Path(cfg.out) / f"profile_{tag}.json").write_text(json.dumps(out, indent=2) + "\n")
-    report = Path(cfg.results) / "profiles" / f"action_change_{tag}.json"
+    report = profile_path(cfg.results, tag)
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(json.dumps(out, indent=2) + "\n")
     return enc, profile

@@ -14,8 +14,6 @@ class Policy(ABC):
     A policy that predicts action chunks owns the queue of the current chunk.
     """
 
-    name: str = "policy"
-
     @abstractmethod
     def reset(self) -> None: ...
 

@@ -1,9 +1,14 @@
-"""The policy registry: ``make_policy(name, env)`` builds a registered policy for one env."""
+"""The policy registry: one ``PolicySpec`` per name; ``make_policy(name, env)`` builds one for an env.
+
+Each package registers its own policies: this module the scripted expert and the teachers, ``distill``
+the routed students and the baselines (``import distill`` registers them; ``bench`` does it on import).
+"""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,172 +19,66 @@ from policies.base import Policy
 if TYPE_CHECKING:
     from policies.vla.config import VLAConfig
 
-PolicyFactory = Callable[..., Policy]
-POLICIES: dict[str, PolicyFactory] = {}
+
+def _own_folder(folder: Path) -> list[Path]:
+    return [folder]
 
 
-def register_policy(name: str) -> Callable[[PolicyFactory], PolicyFactory]:
-    """Decorator registering a factory ``(env, **kwargs) -> Policy`` under ``name``."""
+@dataclass(frozen=True)
+class PolicySpec:
+    """A registered policy. ``factory(env, checkpoint, **kwargs)`` builds it from a weights folder (None for
+    a policy without weights); the folder defaults to ``checkpoint(budget)``."""
 
-    def deco(factory: PolicyFactory) -> PolicyFactory:
-        if name in POLICIES:
-            raise ValueError(f"Policy {name!r} is already registered")
-        POLICIES[name] = factory
-        return factory
+    name: str
+    factory: Callable[..., Policy]
+    display_name: str  # its name in tables and plots
+    checkpoint: Callable[[float | None], Path] | None = None  # default weights folder (at a budget); None: none
+    weights: Callable[[Path], list[Path]] = _own_folder  # folders whose files make it (records fingerprint them)
+    env_settings: Callable[[Path], dict[str, Any]] | None = None  # env settings its weights need (image size...)
+    routed: bool = False  # runs at a budget (``bench.run --budget``): the students and the matching-FLOPs baseline
+    budget: float | None = None  # the budget a routed policy runs at by default
+    trained_budgets: Callable[[], list[float]] | None = None  # budgets with weights (checked before a run)
+    method: str | None = None  # the training run its weights come from (``distill.run --name``); None: scripted
+    needs_images: bool = True  # False: privileged state only, evaluation skips rendering
 
-    return deco
+    def __post_init__(self) -> None:
+        if self.routed != (self.budget is not None):
+            raise ValueError(f"policy {self.name!r}: a routed policy has a default budget, an unrouted one none")
+
+    def folder(self, checkpoint: str | Path | None = None, budget: float | None = None) -> Path | None:
+        """The weights folder: ``checkpoint`` if given, else the default one (at ``budget``)."""
+        if checkpoint:
+            return Path(checkpoint)
+        if self.checkpoint is None:
+            return None
+        return self.checkpoint(self.budget if budget is None else budget) if self.routed else self.checkpoint(None)
 
 
-def make_policy(name: str, env: gym.Env, **kwargs: Any) -> Policy:
+POLICIES: dict[str, PolicySpec] = {}
+
+
+def register_policy(spec: PolicySpec) -> PolicySpec:
+    """Adds a policy; a name is registered once."""
+    if spec.name in POLICIES:
+        raise ValueError(f"Policy {spec.name!r} is already registered")
+    POLICIES[spec.name] = spec
+    return spec
+
+
+def get_policy(name: str) -> PolicySpec:
     if name not in POLICIES:
         raise ValueError(f"Unknown policy {name!r}; choose from {sorted(POLICIES)}")
-    return POLICIES[name](env, **kwargs)
+    return POLICIES[name]
 
 
-@register_policy("expert")
-def _expert(env: gym.Env, **kwargs: Any) -> Policy:
-    from policies.expert import ScriptedExpert
-
-    return ScriptedExpert(env, **kwargs)
-
-
-_expert.needs_images = False  # privileged state only: evaluation skips rendering
-
-
-@register_policy("teacher")
-def _teacher(env: gym.Env, checkpoint: str | None = None, **kwargs: Any) -> Policy:
-    from policies.vla.policy import load_teacher
-
-    return load_teacher(checkpoint, **kwargs)
-
-
-def _teacher_env_kwargs(checkpoint: str | None = None, **_: Any) -> dict[str, Any]:
-    from policies.vla.checkpoint import load_vla
-    from policies.vla.policy import DEFAULT_TEACHER
-
-    # loading validates the checkpoint up front (missing, truncated, config mismatch: CheckpointError)
-    return env_settings(load_vla(checkpoint or DEFAULT_TEACHER).cfg)
-
-
-def _teacher_weights(checkpoint: str | None = None, **_: Any) -> list[Path]:
-    from policies.vla.policy import DEFAULT_TEACHER
-
-    return [Path(checkpoint or DEFAULT_TEACHER)]
-
-
-_teacher.env_kwargs = _teacher_env_kwargs  # the env must render at the size the model was trained on
-_teacher.weights = _teacher_weights  # folders whose files make the policy (episode records fingerprint them)
-
-
-def _teacher_variant(folder: str) -> PolicyFactory:
-    """A retrained teacher under ``checkpoints/<folder>`` (an experiment: its weights are not committed,
-    its results are; ``python -m policies.train ... --export checkpoints/<folder>`` regenerates it)."""
-
-    def default(checkpoint: str | None) -> str:
-        from policies.vla.policy import DEFAULT_TEACHER
-
-        return checkpoint or str(DEFAULT_TEACHER.parent / folder)
-
-    def factory(env: gym.Env, checkpoint: str | None = None, **kwargs: Any) -> Policy:
-        return _teacher(env, default(checkpoint), **kwargs)
-
-    factory.env_kwargs = lambda checkpoint=None, **_: _teacher_env_kwargs(default(checkpoint))
-    factory.weights = lambda checkpoint=None, **_: _teacher_weights(default(checkpoint))
-    return factory
-
-
-# teacher_obj50: the teacher's recipe on 50 LIBERO-Object demos per task (the 30 of `teacher` + 20 noisy)
-register_policy("teacher_obj50")(_teacher_variant("teacher_obj50"))
-# teacher_big: the teacher fine-tuned on more demos where it falls short (80-120 per task; README "larger")
-register_policy("teacher_big")(_teacher_variant("teacher_big"))
-# teacher_nogrip: the teacher fine-tuned without the finger joints in its proprio (README "copycat")
-register_policy("teacher_nogrip")(_teacher_variant("teacher_nogrip"))
-
-
-def _routed(method: str) -> PolicyFactory:
-    """A routed student (ActDistill: ``student``; baselines under their method name) at one budget."""
-
-    def factory(env: gym.Env, budget: float = 0.5, checkpoint: str | None = None, **kwargs: Any) -> Policy:
-        from distill.checkpoint import load_student
-        from distill.policy import StudentPolicy, student_dir
-
-        return StudentPolicy(load_student(checkpoint or student_dir(method, budget)), **kwargs)
-
-    def env_kwargs(budget: float = 0.5, checkpoint: str | None = None, **_: Any) -> dict[str, Any]:
-        from distill.checkpoint import load_student
-        from distill.policy import available_budgets, student_dir
-
-        if not 0.0 < budget <= 1.0:
-            raise ValueError(f"budget must be in (0, 1], got {budget}")
-        folder = checkpoint or student_dir(method, budget)
-        if checkpoint is None and budget not in available_budgets(method):
-            raise ValueError(
-                f"no {method} student for budget {budget}; trained budgets: {available_budgets(method) or 'none'} "
-                f"(train: python -m distill.run --method {method} --budgets {budget})"
-            )
-        return env_settings(load_student(folder).vla.cfg)
-
-    def weights(budget: float = 0.5, checkpoint: str | None = None, **_: Any) -> list[Path]:
-        from distill.checkpoint import student_teacher_dir
-        from distill.policy import student_dir
-
-        folder = Path(checkpoint or student_dir(method, budget))
-        return [folder, student_teacher_dir(folder)]  # stored as a difference: the teacher is part of it
-
-    factory.env_kwargs = env_kwargs
-    factory.weights = weights
-    factory.routed = True
-    return factory
-
-
-for _method, _name in [
-    ("actdistill", "student"),
-    ("actdistill_authors", "student_authors"),  # token graph + input-embedding router + batch relation
-    ("actdistill_nodistill", "student_nodistill"),  # ablation: --w-distill 0 (graph terms kept)
-    ("actdistill_graphoff", "student_graphoff"),  # ablation: --w-node 0 --w-rel 0 --w-prior 0 (distillation kept)
-    ("actdistill_noise", "student_noise"),  # variant: --state-noise 0.1 (the teacher's proprio augmentation)
-    ("actdistill_long", "student_long"),  # variant: --steps 2400 (twice the published students' fine-tuning)
-    ("actdistill_anneal", "student_anneal"),  # variant: --guidance anneal (teacher terms decay to 0)
-    ("actdistill_late", "student_late"),  # variant: --guidance late (teacher terms rise from 0)
-    ("actdistill_agree", "student_agree"),  # variant: --guidance agree (distil less where the teacher is wrong)
-    ("nograph", "nograph"),
-    ("truncate", "truncate"),
-    ("uniform", "uniform"),
-    ("random", "random"),
-    ("early_exit", "early_exit"),
-]:
-    register_policy(_name)(_routed(_method))
-
-
-@register_policy("dense")
-def _dense(env: gym.Env, budget: float = 0.5, checkpoint: str | None = None, **kwargs: Any) -> Policy:
-    """A dense VLA with ceil(b N) layers trained from scratch (the matching-FLOPs baseline)."""
-    from distill.policy import student_dir
-    from policies.vla.policy import DEFAULT_TEACHER, load_teacher
-
-    policy = load_teacher(checkpoint or student_dir("dense", budget), **kwargs)
-    policy.teacher_dir = DEFAULT_TEACHER  # cost measurements compare it with the teacher, interleaved
-    return policy
-
-
-def _dense_env_kwargs(budget: float = 0.5, checkpoint: str | None = None, **_: Any) -> dict[str, Any]:
-    from distill.policy import student_dir
-    from policies.vla.checkpoint import load_vla
-
-    if not 0.0 < budget <= 1.0:
-        raise ValueError(f"budget must be in (0, 1], got {budget}")
-    return env_settings(load_vla(checkpoint or student_dir("dense", budget)).cfg)
-
-
-def _dense_weights(budget: float = 0.5, checkpoint: str | None = None, **_: Any) -> list[Path]:
-    from distill.policy import student_dir
-
-    return [Path(checkpoint or student_dir("dense", budget))]
-
-
-_dense.env_kwargs = _dense_env_kwargs
-_dense.weights = _dense_weights
-_dense.routed = True  # takes --budget
+def make_policy(
+    name: str, env: gym.Env, checkpoint: str | None = None, budget: float | None = None, **kwargs: Any
+) -> Policy:
+    """Builds a registered policy for ``env`` (``kwargs``: e.g. ``exec_steps``, ``threads``)."""
+    spec = get_policy(name)
+    if budget is not None and not spec.routed:
+        raise TypeError(f"policy {name!r} takes no budget")
+    return spec.factory(env, spec.folder(checkpoint, budget), **kwargs)
 
 
 def env_settings(cfg: VLAConfig) -> dict[str, Any]:
@@ -187,31 +86,101 @@ def env_settings(cfg: VLAConfig) -> dict[str, Any]:
     return {"image_size": cfg.image_size, "face_budget": cfg.face_budget}
 
 
-def policy_env_kwargs(name: str, **kwargs: Any) -> dict[str, Any]:
-    """Env settings a registered policy requires (e.g. the image size it was trained on)."""
-    fn = getattr(POLICIES[name], "env_kwargs", None)
-    return fn(**kwargs) if fn else {}
+def policy_env_kwargs(
+    name: str, checkpoint: str | None = None, budget: float | None = None, **_: Any
+) -> dict[str, Any]:
+    """Env settings a registered policy requires (e.g. the image size it was trained on); loading validates
+    the weights up front (missing, truncated, config mismatch: ``CheckpointError``)."""
+    spec = get_policy(name)
+    if spec.routed:
+        b = spec.budget if budget is None else budget
+        if not 0.0 < b <= 1.0:
+            raise ValueError(f"budget must be in (0, 1], got {b}")
+        if checkpoint is None and spec.trained_budgets is not None and b not in (have := spec.trained_budgets()):
+            raise ValueError(
+                f"no {spec.method} student for budget {b}; trained budgets: {have or 'none'} "
+                f"(train: python -m distill.run --method {spec.method} --budgets {b})"
+            )
+    folder = spec.folder(checkpoint, budget)
+    return spec.env_settings(folder) if spec.env_settings and folder is not None else {}
 
 
-def policy_config(name: str, **kwargs: Any) -> VLAConfig | None:
+def policy_config(name: str, checkpoint: str | None = None, budget: float | None = None, **_: Any) -> VLAConfig | None:
     """The ``config.json`` of a registered VLA policy's weights (the teacher's for a student stored as a
     difference); None for policies without weights."""
     from policies.vla.config import VLAConfig
 
-    fn = getattr(POLICIES[name], "weights", None)
-    configs = [Path(f) / "config.json" for f in (fn(**kwargs) if fn else [])]
+    spec = get_policy(name)
+    folder = spec.folder(checkpoint, budget)
+    configs = [Path(f) / "config.json" for f in (spec.weights(folder) if folder is not None else [])]
     return next((VLAConfig.load(c) for c in configs if c.exists()), None)
 
 
-def weights_sha1(name: str, **kwargs: Any) -> str | None:
+def weights_sha1(name: str, checkpoint: str | None = None, budget: float | None = None, **_: Any) -> str | None:
     """SHA-1 over the weight and config files a registered policy loads; None for policies without weights
     (the scripted expert). Episode records carry it so results of retrained weights are never mixed."""
-    fn = getattr(POLICIES[name], "weights", None)
-    if fn is None:
+    spec = get_policy(name)
+    folder = spec.folder(checkpoint, budget)
+    if folder is None:
         return None
     from policies.vla.checkpoint import digest_folder
 
     h = hashlib.sha1()
-    for folder in fn(**kwargs):
-        digest_folder(h, folder)
+    for f in spec.weights(folder):
+        digest_folder(h, f)
     return h.hexdigest()
+
+
+# ---- this package's policies: the scripted expert and the teachers
+
+
+def _expert(env: gym.Env, checkpoint: Path | None = None, **kwargs: Any) -> Policy:
+    from policies.expert import ScriptedExpert
+
+    return ScriptedExpert(env, **kwargs)
+
+
+def _teacher(env: gym.Env, checkpoint: Path | None = None, **kwargs: Any) -> Policy:
+    from policies.vla.policy import load_teacher
+
+    return load_teacher(checkpoint, **kwargs)
+
+
+def vla_env_settings(folder: Path) -> dict[str, Any]:
+    """The env settings of the VLA saved in ``folder`` (the env renders at the size it was trained on)."""
+    from policies.vla.checkpoint import load_vla
+
+    return env_settings(load_vla(folder).cfg)
+
+
+def teacher_folder(name: str = "teacher") -> Path:
+    """``checkpoints/<name>``, beside the committed teacher (read when asked: tests move it)."""
+    from policies.vla.policy import DEFAULT_TEACHER
+
+    return DEFAULT_TEACHER if name == "teacher" else DEFAULT_TEACHER.parent / name
+
+
+def register_teacher(name: str, display_name: str) -> PolicySpec:
+    """A teacher VLA whose weights are ``checkpoints/<name>``: the committed teacher, or one retrained with
+    ``python -m policies.train ... --export checkpoints/<name>`` (experiments: their weights are not
+    committed, their results are)."""
+    return register_policy(
+        PolicySpec(
+            name=name,
+            factory=_teacher,
+            display_name=display_name,
+            checkpoint=lambda _budget: teacher_folder(name),
+            env_settings=vla_env_settings,
+            method=name,
+        )
+    )
+
+
+register_policy(
+    PolicySpec(name="expert", factory=_expert, display_name="Scripted expert (privileged state)", needs_images=False)
+)
+register_teacher("teacher", "Teacher VLA")
+# the teacher's recipe on 50 LIBERO-Object demos per task (the 30 of `teacher` + 20 noisy)
+register_teacher("teacher_obj50", "Teacher VLA, 50 Object demos per task (30 + 20 noisy)")
+# the teacher fine-tuned without the finger joints in its proprio (README "copycat")
+register_teacher("teacher_nogrip", "Teacher VLA fine-tuned without finger joints in its proprio")

@@ -17,15 +17,21 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
 
 import torch
 from tqdm import tqdm
 
+from policies.training import (  # noqa: F401  (use_bf16 re-exported for callers of policies.train)
+    atomic_save,
+    effective_precision,
+    perturb_state,
+    pick_device,
+    record_training,
+    use_bf16,
+)
 from policies.vla.checkpoint import save_vla
 from policies.vla.config import VLAConfig
 from policies.vla.data import FrameSet, feature_blocks_of, feature_face_budget, load_frames
@@ -66,43 +72,6 @@ class TrainConfig:
             raise ValueError(f"finger_dropout must be in [0, 1], got {self.finger_dropout}")
 
 
-def record_training(results: str | Path, name: str, meta: dict[str, Any]) -> Path:
-    """Keeps a training run's metadata under ``<results>/training/`` so the report can print the command
-    even where the weights are not committed (baselines)."""
-    path = Path(results) / "training" / f"{name}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(meta, indent=2) + "\n")
-    return path
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-def use_bf16(requested: bool, device: torch.device) -> bool:
-    """Whether bf16 autocast helps on ``device``: CUDA with bf16 support, or a CPU with native bf16
-    (AVX512-BF16 or AMX). Elsewhere bf16 is emulated: a teacher training step took more than 7x the fp32
-    time on a 2-core AVX2-only CPU (more than 35 s against 4.7 s), so training runs in fp32 there."""
-    if not requested:
-        return False
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    if device.type == "cpu":
-        checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-        return any(getattr(torch.cpu, c, lambda: False)() for c in checks)
-    return False
-
-
-def effective_precision(cfg: Any, device: torch.device) -> Any:
-    """``cfg`` with ``bf16`` as it will run on ``device`` (recorded with the run), saying so when it is dropped."""
-    if cfg.bf16 and not use_bf16(True, device):
-        print(f"bf16 autocast off: {device.type} has no native bf16 here (emulated bf16 is slower than fp32)")
-        return replace(cfg, bf16=False)
-    return cfg
-
-
 def fit_normalisation(model: VLA, train: FrameSet) -> None:
     """Per-dimension mean/std of proprio and of the arm actions; the gripper command stays in [-1, 1]."""
     model.state_mean.copy_(train.state.mean(0))
@@ -140,14 +109,6 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
-def perturb_state(
-    state: torch.Tensor, scale: float, std: torch.Tensor, generator: torch.Generator | None = None
-) -> torch.Tensor:
-    """The proprio plus Gaussian noise of ``scale`` x its per-dimension ``std`` (robustness to drift)."""
-    device = generator.device if generator is not None else state.device
-    return state + torch.randn(state.shape, generator=generator, device=device).to(state) * scale * std
-
-
 FINGERS = (9, 10)  # finger joint positions in the proprio (envs.base.STATE_LAYOUT)
 
 
@@ -182,13 +143,6 @@ def validate(model: VLA, val: FrameSet, device: torch.device, cfg: TrainConfig, 
     ]
     model.train()
     return sum(losses) / len(idx)
-
-
-def atomic_save(path: Path, **state: Any) -> None:
-    """``torch.save`` under a temporary name, then rename: a kill never leaves half a checkpoint."""
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
 
 
 PAUSED = 3  # exit status of a run stopped by --max-minutes before its last step (bench.chain reruns it)

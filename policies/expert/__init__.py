@@ -16,8 +16,6 @@ from policies.expert.tasks import UnsupportedTask, plan_steps
 class ScriptedExpert(Policy):
     """Privileged pick-and-place expert bound to one env; ``supported`` is False where it has no strategy."""
 
-    name = "expert"
-
     def __init__(self, env: gym.Env, cfg: ExpertConfig | None = None, resume: bool = False) -> None:
         """``resume``: ``reset()`` may be called mid-episode (DAgger takeover); the expert reads its phase
         from the privileged state instead of assuming the episode's start."""

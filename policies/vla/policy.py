@@ -21,18 +21,17 @@ import numpy as np
 import torch
 
 from policies.base import Policy
+from policies.paths import TEACHER
 from policies.vla.checkpoint import load_vla
 from policies.vla.config import CAMERAS
 from policies.vla.encoders import image_encoder, text_encoder
 from policies.vla.model import VLA
 
-DEFAULT_TEACHER = Path(__file__).resolve().parents[2] / "checkpoints" / "teacher"
+DEFAULT_TEACHER = TEACHER  # read at call time (tests point it elsewhere)
 
 
 class VLAPolicy(Policy):
     """Wraps a ``VLA`` (teacher or student) behind ``reset`` / ``select_action``."""
-
-    name = "teacher"
 
     def __init__(self, model: VLA, threads: int | None = None, exec_steps: int | None = None) -> None:
         self.model = model.eval()
