@@ -156,3 +156,33 @@ def action_change_profile(path: Path, folder: Path) -> list[Path]:
     probes = f"{p['graph']} graph probes" + (f", {run}" if run else "")
     ax.set_title(f"teacher: per-layer action-change profile ({probes})", fontsize=9)
     return _save(fig, folder, f"action_change_profile_{path.stem.removeprefix('action_change_')}")
+
+
+def robustness_vs_flops(d: pd.DataFrame, costs: dict[str, dict], folder: Path, name: str = "robustness_vs_flops"):
+    """Success drop (clean minus perturbed, points, paired 95% interval) of each policy against its trunk
+    FLOPs per call relative to the teacher's; one colour per robustness test (suite and perturbation)."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    tests = sorted({(r.base_suite, r.test) for r in d.itertuples()})
+    for i, (base, test) in enumerate(tests):
+        g = d[(d.base_suite == base) & (d.test == test)]
+        xs, ys, lo, hi = [], [], [], []
+        for r in g.itertuples():
+            c = costs.get(r.policy, {})
+            x = c.get("trunk_flops_ratio", 1.0 if r.policy == "teacher" else None)
+            if x is None:
+                continue
+            xs.append(x)
+            ys.append(100 * r.drop)
+            lo.append(100 * (r.drop - r.drop_low))
+            hi.append(100 * (r.drop_high - r.drop))
+        if xs:
+            label = f"{SUITE_NAMES.get(base, base)}: {test.removeprefix(base + '_')}"
+            off = (i - (len(tests) - 1) / 2) * 0.01  # side by side where policies share a FLOPs ratio
+            ax.errorbar(np.add(xs, off), ys, yerr=[lo, hi], fmt="o", color=PALETTE[i % len(PALETTE)], capsize=3,
+                        ms=5, label=label)  # fmt: skip
+    ax.axhline(0, color="k", lw=1)
+    ax.set_xlabel("trunk FLOPs per call / teacher's")
+    ax.set_ylabel("success drop under the test (points, clean - perturbed)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), framealpha=0.9)
+    return _save(fig, folder, name)

@@ -24,6 +24,14 @@ FAILURES_NOTE = (
 )
 
 
+ROBUSTNESS_NOTE = (
+    "Each row pairs a policy's episodes on a perturbed suite (or under a language probe) with its own clean\n"
+    "episodes on the same task and init state index. Success with 95% Wilson intervals; drop: clean minus\n"
+    "perturbed in points with Newcombe's paired 95% interval. Swap probe: the instruction of another task of\n"
+    "the same suite, success still judged on the scene's own task (a policy that reads its instruction drops)."
+)
+
+
 def eval_commands(df: pd.DataFrame, costs: dict[str, dict] | None = None) -> list[str]:
     """One ``bench.run`` command per recorded run configuration; runs that differ only in episode count
     or worker count (resumed extensions) collapse into the largest one, which regenerates them all; it
@@ -34,7 +42,8 @@ def eval_commands(df: pd.DataFrame, costs: dict[str, dict] | None = None) -> lis
     costed: dict[tuple, bool] = {}  # --no-cost only where no run of the group measured the cost
     for label, cfg in zip(df["policy"], df["config"], strict=True):
         where = (cfg.get("checkpoint"), cfg.get("out", "results"))  # a replicate: other weights, other folder
-        run = (cfg["policy"], cfg.get("budget"), cfg.get("exec_steps"))  # exec_steps: another execution horizon
+        # exec_steps: another execution horizon; instruction: a language probe
+        run = (cfg["policy"], cfg.get("budget"), cfg.get("exec_steps"), cfg.get("instruction"))
         key = (*run, tuple(cfg["suites"]), tuple(cfg.get("tasks") or ()), where)
         # cost runs probe the first suite; cost/<label>.json is the main run's, not a replicate's (other --out)
         measured = where[1] == "results" and costs.get(label, {}).get("suite") == cfg["suites"][0]
@@ -48,6 +57,8 @@ def eval_commands(df: pd.DataFrame, costs: dict[str, dict] | None = None) -> lis
             parts.append(f"--budget {cfg['budget']:g}")
         if cfg.get("exec_steps") is not None:
             parts.append(f"--exec-steps {cfg['exec_steps']}")
+        if cfg.get("instruction"):
+            parts.append(f"--instruction {cfg['instruction']}")
         parts.append("--suite " + " ".join(cfg["suites"]))
         if cfg.get("tasks") is not None:
             parts.append("--tasks " + " ".join(map(str, cfg["tasks"])))
@@ -150,9 +161,12 @@ def write_readme(
             if name.startswith("ablation_b")
             else f"Training-seed replicates at budget {name.removeprefix('seeds_b')} (episodes every row ran)"
             if name.startswith("seeds_b")
+            else "Robustness (LIBERO-PRO suites and language probes, paired with the clean suite)"
+            if name == "robustness"
             else "Failure modes"
         )
         lines += [f"## {title}", "", *([FAILURES_NOTE, ""] if name == "failures" else [])]
+        lines += [ROBUSTNESS_NOTE, ""] if name == "robustness" else []
         lines += [to_markdown(table), f"Files: `tables/{name}.md|tex|csv`.", ""]
     lines += [
         "## Commands",

@@ -3,14 +3,16 @@
 Usage:
     python -m bench.report            # reads results/episodes/*/*.jsonl, results/cost/*.json, results/profiles
 
-Writes ``results/tables/main.{md,tex,csv}`` (method x suite success with 95% Wilson intervals and
-episode counts, LIBERO average, layers run, FLOPs per call, latency, speedup vs teacher),
+Writes ``results/tables/main.{md,tex,csv}`` (method x suite success with 95% Wilson intervals and episode
+counts, LIBERO average, layers run, FLOPs per call, latency, speedup vs teacher),
 ``results/tables/ablation_b<B>.{md,tex,csv}`` (every routed policy at budget B, for each budget where a
 baseline was evaluated beside ActDistill), ``results/tables/seeds_b<B>.{md,tex,csv}`` (training-seed
-replicates under ``results/seeds/``, see ``bench.seeds``), ``results/tables/failures.{md,tex,csv}``
-(stalled vs moving failures, for the episodes recorded with ``still_steps_at_end``, see ``bench.failures``),
-``results/tables/rates.csv``, ``results/README.md`` and ``results/plots/*.png|pdf`` (success vs
-trunk FLOPs and vs speedup, routing heat maps, the teacher's per-layer action-change profile).
+replicates under ``results/seeds/``, see ``bench.seeds``), ``results/tables/failures.{md,tex,csv}`` (stalled
+vs moving failures, for the episodes recorded with ``still_steps_at_end``, see ``bench.failures``),
+``results/tables/robustness.{md,tex,csv}`` (LIBERO-PRO suites and language probes against the clean suite,
+paired, see ``bench.robustness``), ``results/tables/rates.csv``, ``results/README.md`` and
+``results/plots/*.png|pdf`` (success vs trunk FLOPs and vs speedup, robustness drop vs FLOPs, routing heat
+maps, the teacher's per-layer action-change profile).
 """
 
 from __future__ import annotations
@@ -21,11 +23,19 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench import plots
+from bench import plots, robustness
 from bench.readme import write_readme
 from bench.records import read_records
 from bench.seeds import load_replicates, seed_tables
-from bench.tables import ablation_table, failure_modes, main_table, split_label, suite_rates, to_latex, to_markdown
+from bench.tables import (
+    ablation_table,
+    failure_modes,
+    main_table,
+    split_label,
+    suite_rates,
+    to_latex,
+    to_markdown,
+)
 
 
 def load_episodes(root: Path, pattern: str = "episodes/*/*.jsonl") -> pd.DataFrame:
@@ -69,9 +79,10 @@ def write(
     root: Path, budget: float = 0.5, heatmap_policy: str | None = None, checkpoints: Path = Path("checkpoints")
 ) -> dict[str, pd.DataFrame]:
     """Writes every table, plot and results/README.md; returns the tables."""
-    df = load_episodes(root)
-    if df.empty:
+    every = load_episodes(root)
+    if every.empty:
         raise SystemExit(f"error: no episode records under {root}/episodes; run python -m bench.run first")
+    df, robust = robustness.split(every)  # perturbed suites and language probes: the robustness table only
     costs = load_costs(root)
     folder = root / "tables"
     folder.mkdir(parents=True, exist_ok=True)
@@ -82,6 +93,10 @@ def write(
     tables |= seed_tables(df, reps)
     if not (fails := failure_modes(failure_records(root, df))).empty:
         tables["failures"] = fails
+    drops = robustness.drops(robustness.pairs(df, robust))
+    if not drops.empty:
+        tables["robustness"] = robustness.robustness_table(drops)
+        drops.drop(columns=["clean_ci", "perturbed_ci"]).to_csv(folder / "robustness_drops.csv", index=False)
     for name, t in tables.items():
         _write_table(t, folder, name)
     suite_rates(df).to_csv(folder / "rates.csv", index=False, float_format="%.4f")
@@ -93,9 +108,11 @@ def write(
     policy = heatmap_policy or f"student_b{budget:g}"
     if policy in set(df.policy):
         plots.routing_heatmaps(df, policy, figs)
+    if not drops.empty:
+        plots.robustness_vs_flops(drops, costs, figs)
     for profile in sorted((root / "profiles").glob("action_change_*.json")):
         plots.action_change_profile(profile, figs)
-    runs = pd.concat([df, reps], ignore_index=True) if len(reps) else df
+    runs = pd.concat([every, reps], ignore_index=True) if len(reps) else every
     write_readme(root, runs, tables, checkpoints, costs)
     return tables
 

@@ -19,10 +19,10 @@ from bench.records import policy_fields, policy_label, read_records
 from bench.tables import (
     LIBERO,
     METHOD_NAMES,
-    _cell,
-    _order,
     paired_gap,
+    policy_order,
     pooled_libero,
+    rate_cell,
     suite_rates,
 )
 
@@ -66,14 +66,14 @@ def seed_tables(main: pd.DataFrame, reps: pd.DataFrame) -> dict[str, pd.DataFram
         pooled = pooled_libero(by_tag, cols).set_index("policy")
         ref = f"student_b{budget:g}"
         rows = []
-        for label in _order(labels):
+        for label in policy_order(labels):
             for seed in sorted(df[df.policy == label].train_seed.unique()):
                 tag = f"{label}#s{seed}"
                 g = rates[rates.policy == tag].set_index("column")
                 name = policy_label(**{**fields[label], "budget": None})  # the label without its budget
                 row: dict = {"method": METHOD_NAMES.get(name, name), "training seed": int(seed)}
-                row |= {c: _cell(g.loc[c]) if c in g.index else "" for c in cols}
-                row["LIBERO pooled"] = _cell(pooled.loc[tag])
+                row |= {c: rate_cell(g.loc[c]) if c in g.index else "" for c in cols}
+                row["LIBERO pooled"] = rate_cell(pooled.loc[tag])
                 same = f"{ref}#s{seed}"
                 row["vs ActDistill, same seed"] = "" if label == ref else paired_gap(by_tag, tag, same)
                 row["vs its seed 0"] = paired_gap(by_tag, tag, f"{label}#s0") if seed else ""

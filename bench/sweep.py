@@ -6,6 +6,13 @@ Usage:
     python -m bench.sweep --policies nograph truncate uniform random early_exit dense --budgets 0.5 \\
         --suite libero_spatial libero_object --episodes-per-task 5 --workers 2
 
+Robustness (``bench.robustness``): the LIBERO-PRO suites, then the swap probe on the clean suites:
+    python -m bench.sweep --policies teacher student --budgets 0.25 0.5 0.75 --episodes-per-task 10 --no-cost \
+        --suite libero_spatial_with_mug libero_spatial_lan libero_spatial_swap \
+        libero_object_with_mug libero_object_lan libero_object_swap
+    python -m bench.sweep --policies teacher student --budgets 0.25 0.5 0.75 --episodes-per-task 10 --no-cost \
+        --suite libero_spatial libero_object --instruction swap
+
 Routed policies run at every budget given; the others (teacher, expert) once. Episodes already recorded
 under ``<out>/episodes`` are skipped, so an interrupted sweep continues where it stopped. After the
 episodes, the FLOPs/latency of every VLA policy is measured (interleaved with the teacher for
@@ -85,6 +92,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--backend", default=d.backend)
     p.add_argument("--image-size", type=int, default=d.image_size)
     p.add_argument("--out", default=d.out)
+    p.add_argument("--instruction", default=None, help="language probe of every run (bench.run --instruction)")
     p.add_argument("--no-cost", dest="cost", action="store_false")
     a = p.parse_args(argv)
     common = dict(
@@ -96,6 +104,7 @@ def main(argv: list[str] | None = None) -> None:
         backend=a.backend,
         image_size=a.image_size,
         out=a.out,
+        instruction=a.instruction,
         cost=a.cost,  # recorded in every episode's config; the sweep measures it after the episodes
     )
     try:

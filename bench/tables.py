@@ -84,7 +84,7 @@ def failure_modes(df: pd.DataFrame) -> pd.DataFrame:
     t = failure_table(df, table_column)
     if t.empty:
         return t
-    rank = {p: i for i, p in enumerate(_order(t.policy.unique()))}
+    rank = {p: i for i, p in enumerate(policy_order(t.policy.unique()))}
     t = t.sort_values(["policy", "column"], key=lambda s: s.map(rank) if s.name == "policy" else s)
     return t.assign(policy=t.policy.map(display)).rename(columns={"column": "suite"}).reset_index(drop=True)
 
@@ -97,12 +97,12 @@ def pooled_libero(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return rate_rows(d, ["policy"]) if len(d) else pd.DataFrame()
 
 
-def _cell(r: pd.Series) -> str:
+def rate_cell(r: pd.Series) -> str:
     lo, hi = 100 * r.ci95_low, 100 * r.ci95_high
     return f"{100 * r.success_rate:.1f} [{lo:.0f}, {hi:.0f}] (n={int(r.episodes)})"
 
 
-def _order(labels) -> list[str]:
+def policy_order(labels) -> list[str]:
     rank = {"expert": 0, "teacher": 1, "student": 2}
     names = list(METHOD_NAMES)
 
@@ -160,11 +160,11 @@ def main_table(df: pd.DataFrame, costs: dict[str, dict]) -> pd.DataFrame:
     have = set(rates[rates.policy == "teacher"].column) or set(rates.column)
     cols = [c for c in COLUMNS if c in have]
     out = []
-    for policy in _order(rates.policy.unique()):
+    for policy in policy_order(rates.policy.unique()):
         g = rates[rates.policy == policy].set_index("column")
         row: dict = {"policy": display(policy)}
         for c in cols:
-            row[c] = _cell(g.loc[c]) if c in g.index else ""
+            row[c] = rate_cell(g.loc[c]) if c in g.index else ""
         lib = [c for c in cols if c in LIBERO and c in g.index]
         row["LIBERO avg"] = (
             f"{100 * g.loc[lib].success_rate.mean():.1f}"
@@ -197,13 +197,13 @@ def ablation_table(df: pd.DataFrame, costs: dict[str, dict], budget: float = 0.5
     pooled = pooled_libero(df, cols).set_index("policy")
     ref = f"student_b{budget:g}"
     out = []
-    for policy in _order(rates.policy.unique()):
+    for policy in policy_order(rates.policy.unique()):
         g = rates[rates.policy == policy].set_index("column")
         row: dict = {"method": display(split_label(policy)[0])}
         for c in cols:
-            row[c] = _cell(g.loc[c]) if c in g.index else ""
+            row[c] = rate_cell(g.loc[c]) if c in g.index else ""
         p = pooled.loc[policy]
-        row["LIBERO pooled"] = _cell(p)
+        row["LIBERO pooled"] = rate_cell(p)
         row["vs ActDistill, same episodes (points)"] = "" if policy == ref else paired_gap(df, policy, ref)
         c = costs.get(policy, {})
         row["layers run"] = f"{c['layer_fraction']:.2f}" if "layer_fraction" in c else ""

@@ -232,6 +232,9 @@ def test_sweep_expands_budgets_and_resumes(tmp_path):
     sweep.main([*cli, "--workers", "1", "--out", str(tmp_path), "--no-cost"])
     recs = [json.loads(line) for line in (tmp_path / "episodes" / "expert" / "robosuite.jsonl").open()]
     assert [r["config"]["cost"] for r in recs] == [True, True, False]
+    sweep.main([*cli[:-1], "1", "--workers", "1", "--out", str(tmp_path), "--no-cost", "--instruction", "unrelated"])
+    probed = [json.loads(x) for x in (tmp_path / "episodes" / "expert_instr-unrelated" / "robosuite.jsonl").open()]
+    assert [r["config"]["instruction"] for r in probed] == ["unrelated"]
     assert sweep.interleave([[1, 2, 3], [], ["a", "b"]]) == [1, "a", 2, "b", 3]
 
 

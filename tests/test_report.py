@@ -120,11 +120,11 @@ def test_eval_commands_collapse_resumed_extensions() -> None:
 
 
 def test_exec_labels_name_and_order() -> None:
-    from bench.tables import _order, display, split_exec
+    from bench.tables import display, policy_order, split_exec
 
     assert split_exec("teacher_x4") == ("teacher", 4) and split_exec("teacher_obj50") == ("teacher_obj50", None)
     assert display("student_x4_b0.5") == "ActDistill, replanning every 4 steps @ 0.5"
-    assert _order(["nograph_b0.5", "student_x4_b0.5", "teacher_x4", "teacher"]) == [
+    assert policy_order(["nograph_b0.5", "student_x4_b0.5", "teacher_x4", "teacher"]) == [
         "teacher",
         "teacher_x4",
         "student_x4_b0.5",
@@ -201,3 +201,41 @@ def test_run_summary_counts_stalled_failures() -> None:
     records = [base | {"success": s, "still_steps_at_end": k} for s, k in outcomes]
     assert "1/4 = 25.0%" in summary_table(records) and "stalled: 2" in summary_table(records)
     assert "stalled" not in summary_table([{k: v for k, v in r.items() if k != "still_steps_at_end"} for r in records])
+
+
+def test_robustness_table_pairs_perturbed_suites_and_probes_with_the_clean_suite(tmp_path) -> None:
+    """Perturbed-suite and probe episodes go to the robustness table only, each paired with the same policy's
+    clean episode on the same task and init state; the drop and its paired interval come from those pairs."""
+    root = tmp_path / "results"
+    _records(root, "teacher", "libero_spatial", [True] * 10)
+    _records(root, "teacher", "libero_spatial_with_mug", [True] * 6 + [False] * 4)
+    _records(root, "teacher_instr-swap", "libero_spatial", [True] * 9 + [False], policy="teacher", instruction="swap")
+    _records(root, "student_b0.5", "libero_spatial", [True] * 8 + [False] * 2, keeps=["110010"])
+    _records(root, "student_b0.5", "libero_spatial_with_mug", [True] * 3 + [False] * 7, keeps=["110010"])
+    _cost(root, "teacher")
+    _cost(root, "student_b0.5", trunk_flops_ratio=0.5)
+    tables = report.write(root, checkpoints=tmp_path / "no_checkpoints")
+    main = tables["main"]
+    assert list(main.policy) == ["Teacher VLA", "ActDistill @ 0.5"]  # no probe row, no perturbed column
+    assert main.loc[0, "Spatial"].startswith("100.0") and "libero_spatial_with_mug" not in main.columns
+    rob = tables["robustness"].set_index(["policy", "test"])
+    assert list(rob.index) == [
+        ("Teacher VLA", "libero_spatial_with_mug"),
+        ("Teacher VLA", "swap instruction"),
+        ("ActDistill @ 0.5", "libero_spatial_with_mug"),
+    ]
+    row = rob.loc[("Teacher VLA", "libero_spatial_with_mug")]
+    assert (row["n"], row["suite"], row["clean"], row["perturbed"]) == (
+        10,
+        "Spatial",
+        "100.0 [72, 100]",
+        "60.0 [31, 83]",
+    )
+    assert row["drop (points)"].startswith("+40.0 [")
+    # the student's pairs: its own clean episodes (8/10), not the teacher's
+    assert rob.loc[("ActDistill @ 0.5", "libero_spatial_with_mug"), "clean"].startswith("80.0")
+    assert rob.loc[("Teacher VLA", "swap instruction"), "drop (points)"].startswith("+10.0")
+    assert (root / "plots" / "robustness_vs_flops.png").stat().st_size > 5000
+    readme = (root / "README.md").read_text()
+    assert "## Robustness" in readme and "--instruction swap" in readme
+    assert "--suite libero_spatial_with_mug" in readme
