@@ -5,6 +5,9 @@ Usage:
     python -m bench.chain --name fb3000 --workers 2               # run what is not done yet
     python -m bench.chain --name fb3000 --stages render encode    # only these stages
     python -m bench.chain --name fb3000 --device cuda --workers 16 --train-steps 6000   # a GPU machine
+    # a DAgger round: the chain's teacher drives, the expert labels, and a fine-tuned teacher_fb3000_r1 is trained
+    python -m bench.chain --name fb3000 --dagger-policy teacher --dagger-checkpoint checkpoints/teacher_fb3000 \
+        --dagger-round 1 --train-steps 2000
 
 Every stage is an existing command that writes its outputs as it goes and skips what is on disk:
 ``bench.demos --no-images`` (states only, ``data/demos_states``), ``bench.dagger`` (the current teacher
@@ -75,7 +78,10 @@ class ChainConfig:
     def commands(self) -> dict[str, list[str]]:
         """The stage commands (module and arguments), in order."""
         rendered, feats = f"data/demos_{self.name}", f"data/features_{self.name}"
-        export = f"checkpoints/teacher_{self.name}"
+        # a DAgger round trains its own teacher (runs/teacher_<name>_r<round>), by default from the one that drove
+        tag = f"{self.name}_r{self.dagger_round}" if self.dagger_policy else self.name
+        export = f"checkpoints/teacher_{tag}"
+        init = self.train_init or (self.dagger_checkpoint if self.dagger_policy else "")
         libero = [s for s in self.suites if s != "robosuite"]
         w = ["--workers", str(self.workers)]
         cmds: dict[str, list[str]] = {}
@@ -103,14 +109,14 @@ class ChainConfig:
         if self.feature_blocks:
             cmds["encode"] += ["--feature-blocks", str(self.feature_blocks)]
         tr = ["policies.train", "--features", feats, "--suite", *self.suites, "--steps", str(self.train_steps)]
-        tr += ["--out", f"runs/teacher_{self.name}", "--export", export, "--device", self.device]
+        tr += ["--out", f"runs/teacher_{tag}", "--export", export, "--device", self.device]
         tr += ["--image-size", str(self.image_size), "--max-minutes", f"{self.train_minutes:g}"]
         tr += ["--token-merge", str(self.token_merge), "--finger-dropout", f"{self.finger_dropout:g}"]
-        if self.train_init:
-            tr += ["--init", self.train_init]
+        if init:
+            tr += ["--init", init]
         cmds["train"] = tr
         ev = ["bench.run", "--policy", "teacher", "--checkpoint", export, "--no-cost"]
-        ev += ["--out", f"runs/eval_{self.name}", *w]
+        ev += ["--out", f"runs/eval_{tag}", *w]
         cmds["evaluate"] = [*ev, "--episodes-per-task", str(self.eval_episodes), "--suite", *libero] if libero else []
         if "robosuite" in self.suites:
             lift = [*ev, "--episodes-per-task", str(self.lift_eval_episodes), "--suite", "robosuite"]

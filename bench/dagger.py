@@ -101,6 +101,7 @@ def run_episode(job: tuple[DaggerConfig, str, int, int]) -> dict[str, Any]:
     u.render_images = True
     obs, _ = env.reset(seed=seed)
     xml, scene = u.scene_xml(), SceneTrack()
+    policy.seed(seed)
     policy.reset()
     t0, eef, reason = time.time(), [], "random"
     base = {"suite": suite, "task_id": task_id, "episode": k, "seed": seed}

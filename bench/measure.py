@@ -56,6 +56,7 @@ def call_observations(env, policy, seed: int, init_states, steps: int = 96) -> l
     out = []
     for k in init_states:
         obs = env.reset(seed=seed + k, options={"init_state": k})[0]
+        policy.seed(seed + k)
         policy.reset()
         for _ in range(steps):
             if policy.needs_images_next():

@@ -57,6 +57,7 @@ def rollout(
     actions, states = [], [np.array(obs["state"], np.float32)]
     digest = hashlib.sha1()
     try:
+        policy.seed(seed)
         policy.reset()
         while True:
             tc = time.perf_counter()

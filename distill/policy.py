@@ -20,6 +20,10 @@ class StudentPolicy(VLAPolicy):
         self.student = student.eval()
         self.teacher_dir = getattr(student, "teacher_dir", None)  # for interleaved cost comparisons
 
+    def seed(self, seed: int) -> None:
+        """Random routing draws its layers from the episode's seed, not from the worker's history."""
+        self.student.rng.manual_seed(seed)
+
     def trunk(self, tokens: torch.Tensor) -> tuple[torch.Tensor, Sequence[bool] | None]:
         h, keep = self.student.route(tokens)
         return h, keep[0].tolist()

@@ -20,6 +20,11 @@ class Policy(ABC):
     @abstractmethod
     def select_action(self, obs: dict[str, Any]) -> np.ndarray: ...
 
+    def seed(self, seed: int) -> None:
+        """Seeds the policy's own randomness for the coming episode (called before ``reset``): the same
+        episode then gives the same outcome whatever ran before it in the process. Default: no randomness."""
+        return None
+
     def needs_images_next(self) -> bool:
         """Whether the next ``select_action`` reads the camera images (False lets the env skip rendering)."""
         return True

@@ -50,3 +50,18 @@ def test_chain_commands_carry_the_teacher_recipe():
     assert lift[lift.index("--episodes-per-task") + 1] == "100" and lift[-3:] == ["robosuite", "--tasks", "0"]
     whole = chain.ChainConfig(name="t", feature_blocks=0, suites=["robosuite"]).commands()
     assert "--feature-blocks" not in whole["encode"] and len(chain._split(whole["evaluate"])) == 1
+
+
+def test_a_dagger_round_trains_its_own_teacher_from_the_one_that_drove():
+    drove = dict(dagger_policy="teacher", dagger_checkpoint="checkpoints/teacher_t")
+    cfg = chain.ChainConfig(name="t", dagger_round=2, **drove)
+    cmds = cfg.commands()
+    dagger = chain._split(cmds["dagger"])[0]
+    assert dagger[:2] == ["bench.dagger", "--policy"] and dagger[dagger.index("--round") + 1] == "2"
+    train = cmds["train"]
+    assert train[train.index("--init") + 1] == "checkpoints/teacher_t"
+    assert train[train.index("--out") + 1] == "runs/teacher_t_r2"
+    assert train[train.index("--export") + 1] == "checkpoints/teacher_t_r2"
+    assert "checkpoints/teacher_t_r2" in cmds["evaluate"] and "runs/eval_t_r2" in cmds["evaluate"]
+    assert [p[0] for p in chain._split(cmds["render"])] == ["bench.render_demos"] * 2  # base and DAgger demos
+    assert "--init" not in chain.ChainConfig(name="t").commands()["train"]

@@ -341,3 +341,20 @@ def test_guidance_weights_the_teacher_terms(tmp_path, monkeypatch) -> None:
     cfg.guidance = "constant"  # a checkpoint refuses to resume under another weighting
     with pytest.raises(ResumeMismatch, match="guidance"):
         run(cfg)
+
+
+def test_random_routing_follows_the_episode_seed_not_the_process_history() -> None:
+    """The same episode seed gives the same random layers, whatever the policy ran before (any worker count)."""
+    policy = StudentPolicy(RoutedVLA(tiny_teacher(), StudentConfig(routing="random", budget=0.5)))
+
+    def episode(seed: int) -> list[list[int]]:
+        policy.seed(seed)
+        policy.reset()
+        for _ in range(3):
+            policy.predict(obs())
+        return policy.keeps
+
+    first = episode(7)
+    episode(8)  # another episode in between, as in a worker that ran other jobs
+    assert episode(7) == first
+    assert any(episode(s) != first for s in (1, 2, 3))  # still random across episodes
