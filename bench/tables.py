@@ -147,6 +147,18 @@ def paired_gap(df: pd.DataFrame, policy: str, ref: str) -> str:
     return f"{_gap(a, b)} (n={len(a)})" if len(a) else ""
 
 
+def layers_run(df: pd.DataFrame, policy: str, cost: dict) -> str:
+    """Fraction of trunk layers run over all model calls of the policy's episode records (``keeps``); without
+    them, the mean of the episodes' ``layer_fraction``; the cost file's figure only for records that lack both."""
+    g = df[df.policy == policy]
+    calls = [k for ks in g["keeps"] if isinstance(ks, list) for k in ks] if "keeps" in g else []
+    if calls:
+        return f"{sum(k.count('1') for k in calls) / sum(len(k) for k in calls):.2f}"
+    if "layer_fraction" in g and g["layer_fraction"].notna().any():
+        return f"{g['layer_fraction'].mean():.2f}"
+    return f"{cost['layer_fraction']:.2f}" if "layer_fraction" in cost else ("1.00" if cost else "")
+
+
 def main_table(df: pd.DataFrame, costs: dict[str, dict]) -> pd.DataFrame:
     """Method x suite success (95% Wilson, n), LIBERO average, FLOPs, latency and speedups.
 
@@ -173,7 +185,7 @@ def main_table(df: pd.DataFrame, costs: dict[str, dict]) -> pd.DataFrame:
         )
         row["paired vs teacher"] = paired_vs_teacher(df, policy)
         c = costs.get(policy, {})
-        row["layers run"] = f"{c['layer_fraction']:.2f}" if "layer_fraction" in c else ("1.00" if c else "")
+        row["layers run"] = layers_run(df, policy, c)
         call, trunk = c.get("gflops_call_mean", c.get("gflops_call")), c.get("gflops_trunk_mean", c.get("gflops_trunk"))
         row["GFLOPs call / trunk"] = f"{call:.2f} / {trunk:.2f}" if c else ""
         if "speedup_call" in c:
@@ -206,7 +218,7 @@ def ablation_table(df: pd.DataFrame, costs: dict[str, dict], budget: float = 0.5
         row["LIBERO pooled"] = rate_cell(p)
         row["vs ActDistill, same episodes (points)"] = "" if policy == ref else paired_gap(df, policy, ref)
         c = costs.get(policy, {})
-        row["layers run"] = f"{c['layer_fraction']:.2f}" if "layer_fraction" in c else ""
+        row["layers run"] = layers_run(df, policy, c) if "layer_fraction" in c or "keeps" in df else ""
         row["trunk FLOPs"] = f"{100 * c['trunk_flops_ratio']:.0f}%" if "trunk_flops_ratio" in c else ""
         row["speedup trunk"] = f"{c['speedup_trunk']:.2f}x" if "speedup_trunk" in c else ""
         row["speedup call (bound)"] = (

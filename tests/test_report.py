@@ -61,6 +61,7 @@ def test_report_tables_plots_and_readme(tmp_path) -> None:
     main = tables["main"].set_index("policy")
     assert main.loc["Teacher VLA", "Spatial"].startswith("80.0 [49, 94] (n=10)")
     assert main.loc["ActDistill @ 0.5", "LIBERO avg"] == "70.0"
+    assert main.loc["ActDistill @ 0.25", "layers run"] == "0.33"  # from its episodes' keeps (it has no cost file)
     assert main.loc["ActDistill @ 0.5", "speedup call / trunk"] == "1.40x / 1.90x"
     assert main.loc["ActDistill @ 0.5", "paired vs teacher"] == "-10.0 [-24.9, +4.0]; +0 / -2 (20)"
     ablation = tables["ablation_b0.5"].set_index("method")
