@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bench.evaluate import RunConfig, env_kwargs, git_commit, make_env_and_policy, policy_kwargs
+from bench.evaluate import RunConfig, env_kwargs, episode_seed, git_commit, make_env_and_policy, policy_kwargs
+from envs.probes import apply_probe
 from policies.paths import cost_path
 
 
 def measure_cost(cfg: RunConfig, fractions: list[float] | None = None, latency: bool = True) -> dict[str, Any] | None:
-    """FLOPs of a probe call (first observation) and batch-1 latency on the calls of short rollouts.
+    """FLOPs of a probe call (first observation) and batch-1 latency on the calls of short rollouts of every
+    evaluated task (``timing_observations``).
 
     Only for policies with a ``model`` (the VLAs); written to ``<out>/cost/<policy>.json``.
     """
@@ -24,9 +26,9 @@ def measure_cost(cfg: RunConfig, fractions: list[float] | None = None, latency: 
         if not hasattr(policy, "model"):
             return None
         probe = env.reset(seed=cfg.seed, options={"init_state": 0})[0]
-        obs = call_observations(env, policy, cfg.seed, range(4)) if latency else []
     finally:
         env.close()
+    obs = timing_observations(cfg, policy) if latency else []
     result = {"policy": cfg.label, "suite": suite, "task_id": task, **cost.flops(policy, probe)}
     if not latency:
         return result
@@ -48,6 +50,25 @@ def measure_cost(cfg: RunConfig, fractions: list[float] | None = None, latency: 
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2) + "\n")
     return result
+
+
+def timing_observations(cfg: RunConfig, policy, steps: int = 48) -> list[dict[str, Any]]:
+    """The observations latency is timed on: the model calls of the first ``steps`` steps of one episode of
+    every evaluated task (each task's init state 0), so a routed policy is timed at the layer fraction it
+    runs over all of them, not over one task's."""
+    import envs
+
+    out = []
+    for suite in cfg.suites:
+        tasks = cfg.tasks if cfg.tasks is not None else range(envs.get_suite(suite).num_tasks)
+        for t in tasks:
+            env = envs.make_env(suite, t, **env_kwargs(cfg))
+            try:
+                env = apply_probe(env, cfg.instruction, suite, t)
+                out += call_observations(env, policy, episode_seed(cfg.seed, t, 0), range(1), steps)
+            finally:
+                env.close()
+    return out
 
 
 def call_observations(env, policy, seed: int, init_states, steps: int = 96) -> list[dict[str, Any]]:

@@ -288,3 +288,16 @@ def test_copycat_probe_changes_only_the_finger_proprio(capsys):
         copycat.probe("expert", "robosuite", 0, 0, at=1, fingers=[0.04])
     copycat.main(["--policy", "teacher", "--suite", "robosuite", "--task", "0", "--at", "2", "--fingers", "0.02"])
     assert "fingers           0.02: gripper" in capsys.readouterr().out
+
+
+def test_latency_is_timed_on_calls_of_every_evaluated_task():
+    """The cost's timing observations come from each evaluated task, not the first one only."""
+    from bench import measure
+    from bench.evaluate import RunConfig, make_env_and_policy, policy_kwargs
+
+    cfg = RunConfig(policy="teacher", suites=["robosuite"], tasks=[0, 1])
+    env, policy = make_env_and_policy(cfg.policy, "robosuite", 0, measure.env_kwargs(cfg), **policy_kwargs(cfg))
+    env.close()
+    obs = measure.timing_observations(cfg, policy, steps=16)
+    assert len(obs) == 4  # 16 steps, a call every 8, on each of the 2 tasks
+    assert len({o["instruction"] for o in obs}) == 2
