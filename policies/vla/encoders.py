@@ -134,11 +134,18 @@ def text_encoder() -> TextEncoder:
     return TextEncoder()
 
 
-def encode_images(images: np.ndarray, batch_size: int = 256, blocks: int | None = None) -> np.ndarray:
-    """uint8 (N, H, W, 3) -> float16 feature maps (N, C, h, w), in batches (``blocks``: see ``ImageEncoder``)."""
+def encode_images(images: np.ndarray, batch_size: int = 64, blocks: int | None = None) -> np.ndarray:
+    """uint8 (N, H, W, 3) -> float16 feature maps (N, C, h, w), in batches (``blocks``: see ``ImageEncoder``).
+
+    The last batch is padded to ``batch_size``: the traced encoder keeps one graph per input shape, and
+    demos of every length then share one (tracing a new shape per demo took longer than encoding it)."""
     enc = image_encoder(blocks)
     out = []
     with torch.inference_mode():
         for i in range(0, len(images), batch_size):
-            out.append(enc(torch.from_numpy(np.ascontiguousarray(images[i : i + batch_size]))).half().numpy())
+            batch = np.ascontiguousarray(images[i : i + batch_size])
+            n = len(batch)
+            if n < batch_size:
+                batch = np.concatenate([batch, np.zeros((batch_size - n, *batch.shape[1:]), batch.dtype)])
+            out.append(enc(torch.from_numpy(batch))[:n].half().numpy())
     return np.concatenate(out)
