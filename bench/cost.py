@@ -133,9 +133,15 @@ def other_cpu_share(
 
 
 def latency(
-    policies: dict[str, VLAPolicy], obs: Sequence[dict[str, Any]], calls: int = 60, warmup: int = 10, threads: int = 2
-) -> dict[str, dict[str, float]]:
-    """Interleaved medians (ms) of the whole call and of the trunk inside it, per policy, at batch 1.
+    policies: dict[str, VLAPolicy],
+    obs: Sequence[dict[str, Any]],
+    calls: int = 60,
+    warmup: int = 10,
+    threads: int = 2,
+    rounds: int = 5,
+) -> dict[str, dict[str, Any]]:
+    """Interleaved medians (ms) of the whole call and of the trunk inside it, per policy, at batch 1, and
+    the medians of ``rounds`` consecutive rounds of those calls (``*_ms_rounds``, for speedup intervals).
 
     The trunk (with the router of a routed student) is timed inside the same calls as the whole, so
     its share is measured under identical conditions.
@@ -162,6 +168,11 @@ def latency(
         call, trunk = float(np.median(t["call"])), float(np.median(t["trunk"]))
         out[name] = {"call_ms": call, "trunk_ms": trunk, "trunk_time_share": trunk / call, "calls": calls}
         out[name]["other_cpu_share"] = other
+        # medians of consecutive rounds of the interleaved calls: paired across policies, round by round
+        for part in ("call", "trunk"):
+            out[name][f"{part}_ms_rounds"] = [
+                round(float(np.median(r)), 4) for r in np.array_split(t[part], min(rounds, len(t[part])))
+            ]
     return out
 
 
@@ -218,4 +229,22 @@ def compare(
         "speedup_trunk": teacher_lat["trunk_ms"] / student["trunk_ms"],
         "speedup_call": teacher_lat["call_ms"] / student["call_ms"],
         "amdahl_bound": amdahl_bound(t, f),
+        **round_speedups(teacher_lat, student),
     }
+
+
+def round_speedups(teacher_lat: dict[str, Any], student: dict[str, Any]) -> dict[str, Any]:
+    """Speedups of each timing round (teacher's round median / student's, the rounds interleaved) and their
+    95% t-interval: ``speedup_call_ci``, ``speedup_trunk_ci`` (empty without rounds)."""
+    from scipy import stats
+
+    out: dict[str, Any] = {}
+    for part in ("call", "trunk"):
+        a, b = teacher_lat.get(f"{part}_ms_rounds"), student.get(f"{part}_ms_rounds")
+        if not a or not b or len(a) != len(b) or len(a) < 2:
+            continue
+        s = np.asarray(a) / np.asarray(b)
+        lo, hi = stats.t.interval(0.95, len(s) - 1, loc=s.mean(), scale=stats.sem(s)) if s.std() > 0 else (s[0], s[0])
+        out[f"speedup_{part}_rounds"] = [round(float(x), 4) for x in s]
+        out[f"speedup_{part}_ci"] = [round(float(lo), 4), round(float(hi), 4)]
+    return out

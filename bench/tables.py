@@ -147,6 +147,12 @@ def paired_gap(df: pd.DataFrame, policy: str, ref: str) -> str:
     return f"{_gap(a, b)} (n={len(a)})" if len(a) else ""
 
 
+def speedup(c: dict, part: str) -> str:
+    """``"1.40x"``, with the 95% interval over timing rounds where the cost file has one: ``"1.40x [1.35, 1.46]"``."""
+    ci = c.get(f"speedup_{part}_ci")
+    return f"{c[f'speedup_{part}']:.2f}x" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
+
+
 def layers_run(df: pd.DataFrame, policy: str, cost: dict) -> str:
     """Fraction of trunk layers run over all model calls of the policy's episode records (``keeps``); without
     them, the mean of the episodes' ``layer_fraction``; the cost file's figure only for records that lack both."""
@@ -190,7 +196,7 @@ def main_table(df: pd.DataFrame, costs: dict[str, dict]) -> pd.DataFrame:
         row["GFLOPs call / trunk"] = f"{call:.2f} / {trunk:.2f}" if c else ""
         if "speedup_call" in c:
             row["latency ms (teacher)"] = f"{c['call_ms']:.1f} ({c['teacher_call_ms']:.1f})"
-            row["speedup call / trunk"] = f"{c['speedup_call']:.2f}x / {c['speedup_trunk']:.2f}x"
+            row["speedup call / trunk"] = f"{speedup(c, 'call')} / {speedup(c, 'trunk')}"
         else:
             row["latency ms (teacher)"] = f"{c['call_ms']:.1f}" if "call_ms" in c else ""
             row["speedup call / trunk"] = "1.00x / 1.00x" if policy == "teacher" else ""
@@ -220,10 +226,8 @@ def ablation_table(df: pd.DataFrame, costs: dict[str, dict], budget: float = 0.5
         c = costs.get(policy, {})
         row["layers run"] = layers_run(df, policy, c) if "layer_fraction" in c or "keeps" in df else ""
         row["trunk FLOPs"] = f"{100 * c['trunk_flops_ratio']:.0f}%" if "trunk_flops_ratio" in c else ""
-        row["speedup trunk"] = f"{c['speedup_trunk']:.2f}x" if "speedup_trunk" in c else ""
-        row["speedup call (bound)"] = (
-            f"{c['speedup_call']:.2f}x ({c['amdahl_bound']:.2f}x)" if "speedup_call" in c else ""
-        )
+        row["speedup trunk"] = speedup(c, "trunk") if "speedup_trunk" in c else ""
+        row["speedup call (bound)"] = f"{speedup(c, 'call')} ({c['amdahl_bound']:.2f}x)" if "speedup_call" in c else ""
         code = c.get("code")  # timings depend on the inference code, not only the weights
         short = (code[:7] + ("+dirty" if code.endswith("+dirty") else "")) if code else "unrecorded"
         row["cost code"] = short if c else ""

@@ -275,6 +275,11 @@ def test_timing_records_other_processes_cpu_share(monkeypatch) -> None:
     monkeypatch.setattr(cost, "cpu_busy_seconds", lambda: next(readings))
     lat = cost.latency({"tiny": VLAPolicy(tiny())}, [obs()], calls=2, warmup=1, threads=1)["tiny"]
     assert lat["other_cpu_share"] == 1.0
+    assert len(lat["call_ms_rounds"]) == 2  # as many rounds as calls when there are fewer calls than rounds
+    rounds = cost.round_speedups({"call_ms_rounds": [10.0, 10.0, 10.0]}, {"call_ms_rounds": [5.0, 5.0, 5.5]})
+    assert rounds["speedup_call_rounds"] == pytest.approx([2.0, 2.0, 1.8182], abs=1e-4)
+    lo, hi = rounds["speedup_call_ci"]
+    assert lo < 1.8182 and hi > 2.0 and "speedup_trunk_ci" not in rounds
     c = {"gflops_call": 1.0, "gflops_trunk": 0.8, "trunk_flops_share": 0.8, "gflops_instruction": 0.1, "threads": 1}
     c |= lat
     assert "other processes used 100% of the CPU" in format_cost(c)
