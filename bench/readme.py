@@ -17,7 +17,8 @@ from bench.tables import to_markdown
 FAILURES_NOTE = (
     "Over the episodes whose records hold `still_steps_at_end` (recorded since this table exists; older runs"
     " lack it), including the traced reruns of committed checkpoints in `diagnostics/*/episodes.jsonl`"
-    " (the same init states as their evaluation, rerun to record the field; commands in docs/teacher.md and docs/distillation.md)."
+    " (the same init states as their evaluation, rerun to record the field; commands in docs/teacher.md and"
+    " docs/distillation.md)."
     f" Stalled: a failure whose end effector stayed within {100 * STILL_RADIUS_M:g} cm of where it"
     f" ended for at least its last {STALL_STEPS} steps (its actions no longer moved the arm); moving: any other failure"
     " without an error (missed grasps, dropped or knocked-over objects, too slow). See `bench/failures.py`."

@@ -279,6 +279,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     a = vars(p.parse_args(argv))
     model_kw = {k[len("model_") :]: a.pop(k) for k in list(a) if k.startswith("model_")}
+    # the encoder depth is the cached features' (train() sets it again): token_merge is validated against it
+    model_kw["feature_blocks"] = feature_blocks_of(a["features"], a["suites"])
     try:
         cfg = TrainConfig(**a, model=VLAConfig(**model_kw))
         if cfg.init:

@@ -346,3 +346,14 @@ def test_training_takes_the_feature_depth_and_drops_fingers(tmp_path) -> None:
     assert 0 < (half[:, 9] == 9.0).sum() < 64
     with pytest.raises(ValueError, match="finger_dropout"):
         TrainConfig(finger_dropout=1.5)
+
+
+def test_train_cli_merges_tokens_of_finer_features(tmp_path) -> None:
+    """--token-merge 2 at 64 px is valid for features after 11 blocks (stride 16), whatever the default depth."""
+    write_features(tmp_path / "feats", channels=112, hw=4, blocks=11)
+    args = ["--features", str(tmp_path / "feats"), "--suite", "libero_spatial", "--steps", "1", "--batch-size", "2"]
+    args += ["--out", str(tmp_path / "run"), "--export", str(tmp_path / "export"), "--results", str(tmp_path / "r")]
+    args += ["--threads", "1", "--val-every", "2", "--token-merge", "2", "--image-size", "64", "--hidden-size", "32"]
+    args += ["--num-layers", "2", "--num-heads", "2", "--intermediate-size", "64", "--chunk", "4", "--exec-steps", "4"]
+    train_main(args)
+    assert load_vla(tmp_path / "export").cfg.cells == 4
