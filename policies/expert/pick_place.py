@@ -26,6 +26,10 @@ class Place:
     xy: np.ndarray | None
     bottom_z: float = 0.0
     release_open_steps: int = 20
+    # lowered at ``via_xy`` to ``via_bottom_z`` first, then slid over to ``xy`` (into a drawer, under what
+    # overhangs it)
+    via_xy: np.ndarray | None = None
+    via_bottom_z: float = 0.0
 
 
 @dataclass
@@ -75,27 +79,37 @@ class PickPlaceExpert:
         return next(self._gen)
 
     # --- low level --------------------------------------------------------------------------
-    def _servo(self, target: np.ndarray, yaw: float, grip: float, vmax: float) -> np.ndarray:
+    def _servo(
+        self, target: np.ndarray, yaw: float, grip: float, vmax: float, rot: np.ndarray | None = None
+    ) -> np.ndarray:
+        """One action towards ``target`` with the gripper pointing down at ``yaw`` (or at orientation ``rot``)."""
         s, c = self.scene, self.cfg
         a_pos = np.clip(c.kp_pos * (target - s.eef_pos()), -vmax, vmax)
-        rotvec = Rotation.from_matrix(down_rotation(yaw) @ s.eef_rot().T).as_rotvec()
+        goal = down_rotation(yaw) if rot is None else rot
+        rotvec = Rotation.from_matrix(goal @ s.eef_rot().T).as_rotvec()
         a_rot = np.clip(c.kp_rot * rotvec, -0.5, 0.5)
         return np.concatenate([a_pos, a_rot, [grip]])
 
-    def _move(self, target, yaw, grip, vmax=None, tol=0.006, max_steps=120) -> Iterator[np.ndarray]:
-        """Servo to ``target`` until within ``tol``, stalled near it (contact, joint limit) or out of steps."""
+    def _move(
+        self, target, yaw, grip, vmax=None, tol=0.006, max_steps=120, rot=None, stall=0.03
+    ) -> Iterator[np.ndarray]:
+        """Servo to ``target`` until within ``tol``, stalled within ``stall`` of it (contact, joint limit) or
+        out of steps. ``rot``: a full orientation to hold instead of pointing down at ``yaw``."""
         vmax = vmax or self.cfg.vmax
         history: list[np.ndarray] = []
         for _ in range(max_steps):
             pos = self.scene.eef_pos()
             err = np.linalg.norm(target - pos)
-            yaw_err = abs(wrap_to(self.scene.eef_yaw() - yaw, 0.0, np.pi))
-            if err < tol and yaw_err < 0.05:
+            if rot is None:
+                rot_err = abs(wrap_to(self.scene.eef_yaw() - yaw, 0.0, np.pi))
+            else:
+                rot_err = np.linalg.norm(Rotation.from_matrix(rot @ self.scene.eef_rot().T).as_rotvec())
+            if err < tol and rot_err < 0.05:
                 return
             history.append(pos)
-            if len(history) > 10 and err < 0.03 and np.linalg.norm(history[-1] - history[-11]) < 0.002:
+            if len(history) > 10 and err < stall and np.linalg.norm(history[-1] - history[-11]) < 0.002:
                 return
-            yield self._servo(target, yaw, grip, vmax)
+            yield self._servo(target, yaw, grip, vmax, rot)
 
     def _hold(self, grip: float, n: int) -> Iterator[np.ndarray]:
         target, yaw = self.scene.eef_pos(), self.scene.eef_yaw()
@@ -233,16 +247,18 @@ class PickPlaceExpert:
             )
             return
         start_xy = s.pos(step.body)[:2]
-        bottom = max(self._safe_z(step.body, start_xy, target.xy), target.bottom_z, lo[2] + c.lift - 0.06)
+        first_xy = target.xy if target.via_xy is None else target.via_xy
+        bottom = max(self._safe_z(step.body, start_xy, first_xy), target.bottom_z, lo[2] + c.lift - 0.06)
         up = s.eef_pos()
         up[2] = bottom + offset[2]
-        above = np.array([*(target.xy + offset[:2]), bottom + offset[2]])
+        above = np.array([*(first_xy + offset[:2]), bottom + offset[2]])
         release = np.array([*(target.xy + offset[:2]), target.bottom_z + offset[2]])
-        for goal, vmax, tol, n in (
-            (up, c.vmax_fine, 0.015, 60),
-            (above, c.vmax, 0.01, 150),
-            (release, c.vmax_fine, 0.006, 80),
-        ):
+        waypoints = [(up, c.vmax_fine, 0.015, 60), (above, c.vmax, 0.01, 150)]
+        if target.via_xy is not None:
+            for xy in (target.via_xy, target.xy):
+                waypoints.append((np.array([*(xy + offset[:2]), target.via_bottom_z + offset[2]]), c.vmax_fine, 0.006, 80))
+        waypoints.append((release, c.vmax_fine, 0.006, 80))
+        for goal, vmax, tol, n in waypoints:
             yield from self._move(goal, yaw, CLOSE, vmax=vmax, tol=tol, max_steps=n)
             if not self._held(step.body, offset) and not self.scene.env.is_success():
                 self._dropped = True
@@ -263,6 +279,9 @@ class PickPlaceExpert:
 
     def _script(self) -> Iterator[np.ndarray]:
         for i, step in enumerate(self.steps):
+            if not isinstance(step, Step):  # a fixture primitive (policies.expert.fixtures)
+                yield from step.run(self)
+                continue
             for attempt in range(self.cfg.max_regrasps):
                 if self.resume and i == 0 and attempt == 0 and self.holding(step.body):
                     pass  # the policy already holds it: carry it on

@@ -9,6 +9,7 @@ import numpy as np
 from envs.base import SimEnv
 from envs.libero import LiberoEnv
 from envs.robosuite import RobosuiteEnv
+from policies.expert.fixtures import drawer_place, fixture_step
 from policies.expert.pick_place import MAX_FINGER_WIDTH, Place, Step
 from policies.expert.scene import Scene
 
@@ -35,6 +36,10 @@ def _into(xy_fn: Callable[[Scene], np.ndarray], rim_body: int, margin: float = 0
     return place
 
 
+def _in_drawer(drawer, site: int) -> PlaceFn:
+    return lambda scene, held: drawer_place(scene, drawer, scene.d.site_xpos[site][:2].copy(), held)
+
+
 def _box_centre(body: int) -> Callable[[Scene], np.ndarray]:
     def xy(scene: Scene) -> np.ndarray:
         lo, hi = scene.box(body)
@@ -58,6 +63,14 @@ def _articulated(scene: Scene, body: int) -> bool:
     return False
 
 
+def _in_subtree(scene: Scene, body: int, root: int) -> bool:
+    while body > 0:
+        if body == root:
+            return True
+        body = scene.m.body_parentid[body]
+    return False
+
+
 def _too_wide(scene: Scene, body: int) -> bool:
     """No horizontal direction in which the object fits between the open fingers."""
     xy = scene.corners(body)[:, :2]
@@ -65,16 +78,20 @@ def _too_wide(scene: Scene, body: int) -> bool:
     return min(widths) > MAX_FINGER_WIDTH
 
 
-def libero_steps(env: LiberoEnv, scene: Scene) -> list[Step]:
-    """One step per ``On``/``In`` predicate of the BDDL goal; other predicates, targets inside a
-    drawer or cabinet (which would have to be opened first) and objects too wide to grasp that are
-    not bowls or mugs (grasped by the rim) are unsupported."""
+def libero_steps(env: LiberoEnv, scene: Scene) -> list:
+    """One step per predicate of the BDDL goal, in order: ``On``/``In`` a pick-and-place, ``Open``/``Close``
+    a drawer, ``TurnOn`` a knob (``policies.expert.fixtures``). A target inside a closed drawer or
+    cabinet that no earlier step opens, and objects too wide to grasp that are not bowls or mugs
+    (grasped by the rim), are unsupported."""
     rs = env._rs
-    steps = []
+    steps: list = []
     for pred in rs.parsed_problem["goal_state"]:
         kind, *args = [a.lower() for a in pred]
+        if kind in ("open", "close", "turnon") and len(args) == 1:
+            steps.append(fixture_step(env, scene, kind, args[0]))
+            continue
         if kind not in ("on", "in") or len(args) != 2:
-            raise UnsupportedTask(f"predicate {pred} (only On/In of a movable object)")
+            raise UnsupportedTask(f"predicate {pred} (only On/In of a movable object, Open/Close, TurnOn)")
         obj, target = args
         if obj not in rs.objects_dict:
             raise UnsupportedTask(f"{obj!r} is not a movable object")
@@ -90,13 +107,24 @@ def libero_steps(env: LiberoEnv, scene: Scene) -> list[Step]:
             site = scene.site(target)
             if site < 0:
                 raise UnsupportedTask(f"unknown target {target!r}")
-            if _articulated(scene, int(scene.m.site_bodyid[site])):
-                raise UnsupportedTask(f"target {target!r} is inside an articulated fixture (open it first)")
+            site_body = int(scene.m.site_bodyid[site])
+            rim = scene.root(site_body)
             xy_fn = _site_xy(site)
-            rim = scene.root(int(scene.m.site_bodyid[site]))
+            if _articulated(scene, site_body):
+                opened = any(getattr(st, "open", False) and _in_subtree(scene, site_body, st.joint.body) for st in steps)
+                if not opened:  # open the drawer first, all the way: the object must clear what is above it
+                    steps.append(fixture_step(env, scene, "open", target, full=True))
+                # lowered onto the drawer's floor (dropped from its walls, a bowl lands tilted)
+                steps.append(Step(body, _in_drawer(fixture_step(env, scene, "open", target), site), rim_grasp=rim_grasp))
+                continue
         place = _on_surface(xy_fn) if kind == "on" else _into(xy_fn, rim)
         steps.append(Step(body, place, rim_grasp=rim_grasp))
-    return steps
+    # closing comes last: "put the bowl in the drawer and close it" is written Close first
+    return [st for st in steps if not _closes(st)] + [st for st in steps if _closes(st)]
+
+
+def _closes(step) -> bool:
+    return getattr(step, "open", None) is False
 
 
 def robosuite_steps(env: RobosuiteEnv, scene: Scene) -> list[Step]:
