@@ -9,19 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import mujoco
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from policies.expert.pick_place import Place
+from policies.expert.pick_place import CLOSE, OPEN, PickPlaceExpert, Place
 from policies.expert.scene import Scene, wrap_to
 
-if TYPE_CHECKING:
-    from policies.expert.pick_place import PickPlaceExpert
-
-OPEN, CLOSE = -1.0, 1.0
 PAD_DEPTH = 0.004  # the finger pads' centre lies this far behind the grip site, along the approach
 PUSH_TILT = np.deg2rad(50.0)  # a pushing hand dips this far from horizontal (keeps the elbow off the fixture)
 FINGER_REACH = 0.012  # the fingertips lie this far beyond the grip site, along the approach
@@ -48,32 +43,27 @@ class Joint:
         return int(scene.m.jnt_type[self.id]) == int(mujoco.mjtJoint.mjJNT_SLIDE)
 
 
-def moving_geoms(scene: Scene, body: int) -> np.ndarray:
-    """Collidable geoms of ``body``'s subtree (what moves with the joint)."""
-    return scene.geoms(body)
-
-
 def handle_box(scene: Scene, joint: Joint, direction: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The box of the moving part's geom that sticks out furthest along ``direction`` (a drawer's handle)."""
-    geoms = moving_geoms(scene, joint.body)
+    geoms = scene.geoms(joint.body)
     boxes = scene.geom_boxes(geoms)
     reach = np.maximum(boxes[:, 0] @ direction, boxes[:, 1] @ direction)
     lo, hi = boxes[int(np.argmax(reach))]
     return lo, hi
 
 
+def _nearest(candidates: list[np.ndarray], now: np.ndarray) -> np.ndarray:
+    """The orientation among ``candidates`` that is the smallest rotation away from ``now``."""
+    angles = [np.linalg.norm(Rotation.from_matrix(r @ now.T).as_rotvec()) for r in candidates]
+    return candidates[int(np.argmin(angles))]
+
+
 def side_rotation(approach: np.ndarray, now: np.ndarray) -> np.ndarray:
     """Gripper pointing horizontally along ``approach`` with its fingers closing vertically: of the two
     such orientations (the hand turned by half a turn about its axis), the one nearer ``now``."""
     z = approach / np.linalg.norm(approach)
-    best, best_angle = None, np.inf
-    for up in (1.0, -1.0):
-        x = np.array([0.0, 0.0, up])
-        r = np.column_stack([x, np.cross(z, x), z])
-        angle = np.linalg.norm(Rotation.from_matrix(r @ now.T).as_rotvec())
-        if angle < best_angle:
-            best, best_angle = r, angle
-    return best
+    xs = [np.array([0.0, 0.0, up]) for up in (1.0, -1.0)]
+    return _nearest([np.column_stack([x, np.cross(z, x), z]) for x in xs], now)
 
 
 def pointing_rotation(approach: np.ndarray, now: np.ndarray, tilt: float = 0.0) -> np.ndarray:
@@ -81,14 +71,8 @@ def pointing_rotation(approach: np.ndarray, now: np.ndarray, tilt: float = 0.0) 
     side by side (closing horizontally); of the two such orientations, the one nearer ``now``."""
     a = approach / np.linalg.norm(approach)
     z = np.cos(tilt) * a + np.sin(tilt) * np.array([0.0, 0.0, -1.0])
-    best, best_angle = None, np.inf
-    for sign in (1.0, -1.0):
-        x = sign * np.cross([0.0, 0.0, 1.0], a)
-        r = np.column_stack([x, np.cross(z, x), z])
-        angle = np.linalg.norm(Rotation.from_matrix(r @ now.T).as_rotvec())
-        if angle < best_angle:
-            best, best_angle = r, angle
-    return best
+    xs = [sign * np.cross([0.0, 0.0, 1.0], a) for sign in (1.0, -1.0)]
+    return _nearest([np.column_stack([x, np.cross(z, x), z]) for x in xs], now)
 
 
 @dataclass
@@ -141,7 +125,7 @@ class SlideDrawer:
         """An open drawer is pulled to its end stop by the closed fingers hooked behind its front wall."""
         s, c = ex.scene, ex.cfg
         out = self.direction(s)
-        boxes = s.geom_boxes(moving_geoms(s, self.joint.body))
+        boxes = s.geom_boxes(s.geoms(self.joint.body))
         walls = boxes[(boxes[:, 1, 2] - boxes[:, 0, 2]) > 0.03]
         far = np.maximum(walls[:, 0] @ out, walls[:, 1] @ out)
         near = np.minimum(walls[:, 0] @ out, walls[:, 1] @ out)
@@ -207,7 +191,7 @@ class TurnKnob:
         s, c = ex.scene, ex.cfg
         if self.joint.done():
             return
-        boxes = s.geom_boxes(moving_geoms(s, self.joint.body))
+        boxes = s.geom_boxes(s.geoms(self.joint.body))
         top = boxes[:, 1, 2].max()
         ridge = boxes[boxes[:, 1, 2] > top - 0.02]  # the part standing up from the knob's disc
         rlo, rhi = ridge[:, 0].min(0), ridge[:, 1].max(0)
@@ -220,46 +204,15 @@ class TurnKnob:
         yield from ex._move(point + [0, 0, 0.08], yaw0, OPEN, tol=0.01, max_steps=120)
         yield from ex._move(point, yaw0, OPEN, vmax=c.vmax_fine, tol=0.005, max_steps=80)
         yield from ex._hold(CLOSE, c.close_steps)
-        turn = np.sign(self.joint.goal_q - self.joint.q(s)) * (abs(self.joint.goal_q - self.joint.q(s)) + self.overshoot)
+        turn = np.sign(self.joint.goal_q - self.joint.q(s)) * (
+            abs(self.joint.goal_q - self.joint.q(s)) + self.overshoot
+        )
         for k in range(1, 9):
             yield from ex._move(point, yaw0 + turn * k / 8, CLOSE, vmax=c.vmax_fine, tol=0.01, max_steps=12)
             if self.joint.done() and k >= 4:
                 break
         yield from ex._hold(OPEN, 10)
         yield from ex._move(s.eef_pos() + [0, 0, 0.08], s.eef_yaw(), OPEN, tol=0.015, max_steps=40)
-
-
-def fixture_step(env, scene: Scene, kind: str, name: str, full: bool = False) -> SlideDrawer | TurnKnob:
-    """The primitive for a LIBERO ``Open``/``Close``/``TurnOn`` predicate on ``name`` (a fixture, or a
-    region of one: a drawer's region names the drawer's joint)."""
-    from policies.expert.tasks import UnsupportedTask
-
-    rs = env._rs
-    if name in rs.object_sites_dict:
-        joints, parent = rs.object_sites_dict[name].joints, rs.object_sites_dict[name].parent_name
-    elif name in rs.fixtures_dict or name in rs.objects_dict:
-        parent = name
-        joints = rs.get_object(name).joints
-    else:
-        raise UnsupportedTask(f"unknown fixture {name!r}")
-    if len(joints) != 1:
-        raise UnsupportedTask(f"{kind} {name!r}: {len(joints)} joints (one expected)")
-    art = rs.get_object(parent).object_properties["articulation"]
-    state = rs.object_states_dict[name]
-    jid = mujoco.mj_name2id(scene.m, mujoco.mjtObj.mjOBJ_JOINT, joints[0])
-    body = int(scene.m.jnt_bodyid[jid])
-    if kind in ("open", "close"):
-        opened, closed = float(np.mean(art["default_open_ranges"])), float(np.mean(art["default_close_ranges"]))
-        goal, other = (opened, closed) if kind == "open" else (closed, opened)
-        done = state.is_open if kind == "open" else state.is_close
-        joint = Joint(jid, body, goal, done, toward=float(np.sign(goal - other)))
-        if not joint.is_slide(scene):
-            raise UnsupportedTask(f"{kind} {name!r}: hinged doors are not supported yet")
-        return SlideDrawer(joint, open=kind == "open", full=full)
-    if kind == "turnon":
-        joint = Joint(jid, body, float(min(art["default_turnon_ranges"])) + 0.3, state.turn_on)
-        return TurnKnob(joint)
-    raise UnsupportedTask(f"predicate {kind} {name!r}")
 
 
 def drawer_place(scene: Scene, drawer: SlideDrawer, site_xy: np.ndarray, held: int, margin: float = 0.012) -> Place:
@@ -269,7 +222,7 @@ def drawer_place(scene: Scene, drawer: SlideDrawer, site_xy: np.ndarray, held: i
     out = drawer.direction(scene)[:2]
     lo_d, hi_d = scene.box(drawer.joint.body)
     floor = scene.surface_z(site_xy, exclude=held) + 0.01
-    moving = set(moving_geoms(scene, drawer.joint.body).tolist())
+    moving = set(scene.geoms(drawer.joint.body).tolist())
     geoms = np.array([g for g in scene.geoms(scene.root(drawer.joint.body)) if g not in moving], dtype=int)
     boxes = scene.geom_boxes(geoms)
     boxes = boxes[boxes[:, 0, 2] > hi_d[2] - 0.005]  # over the drawer's walls

@@ -256,7 +256,9 @@ class PickPlaceExpert:
         waypoints = [(up, c.vmax_fine, 0.015, 60), (above, c.vmax, 0.01, 150)]
         if target.via_xy is not None:
             for xy in (target.via_xy, target.xy):
-                waypoints.append((np.array([*(xy + offset[:2]), target.via_bottom_z + offset[2]]), c.vmax_fine, 0.006, 80))
+                waypoints.append(
+                    (np.array([*(xy + offset[:2]), target.via_bottom_z + offset[2]]), c.vmax_fine, 0.006, 80)
+                )
         waypoints.append((release, c.vmax_fine, 0.006, 80))
         for goal, vmax, tol, n in waypoints:
             yield from self._move(goal, yaw, CLOSE, vmax=vmax, tol=tol, max_steps=n)

@@ -40,7 +40,8 @@ class Scene:
     def site(self, name: str) -> int:
         return mujoco.mj_name2id(self.m, mujoco.mjtObj.mjOBJ_SITE, name)
 
-    def _in_subtree(self, body: int, root: int) -> bool:
+    def in_subtree(self, body: int, root: int) -> bool:
+        """Whether ``body`` is ``root`` or below it (every body is below the world body 0)."""
         while body > 0:
             if body == root:
                 return True
@@ -50,7 +51,7 @@ class Scene:
     def geoms(self, root: int) -> np.ndarray:
         """Collidable geoms in the subtree of body ``root``."""
         if root not in self._geoms_by_root:
-            ids = [g for g in self._collidable if self._in_subtree(self.m.geom_bodyid[g], root)]
+            ids = [g for g in self._collidable if self.in_subtree(self.m.geom_bodyid[g], root)]
             self._geoms_by_root[root] = np.array(ids, dtype=int)
         return self._geoms_by_root[root]
 

@@ -1,15 +1,16 @@
-"""Turns a task's goal into pick-and-place steps for ``PickPlaceExpert``."""
+"""Turns a task's goal into steps for ``PickPlaceExpert``: pick-and-places and fixture primitives."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import mujoco
 import numpy as np
 
 from envs.base import SimEnv
 from envs.libero import LiberoEnv
 from envs.robosuite import RobosuiteEnv
-from policies.expert.fixtures import drawer_place, fixture_step
+from policies.expert.fixtures import Joint, SlideDrawer, TurnKnob, drawer_place
 from policies.expert.pick_place import MAX_FINGER_WIDTH, Place, Step
 from policies.expert.scene import Scene
 
@@ -63,19 +64,42 @@ def _articulated(scene: Scene, body: int) -> bool:
     return False
 
 
-def _in_subtree(scene: Scene, body: int, root: int) -> bool:
-    while body > 0:
-        if body == root:
-            return True
-        body = scene.m.body_parentid[body]
-    return False
-
-
 def _too_wide(scene: Scene, body: int) -> bool:
     """No horizontal direction in which the object fits between the open fingers."""
     xy = scene.corners(body)[:, :2]
     widths = [np.ptp(xy @ np.array([np.cos(a), np.sin(a)])) for a in np.deg2rad(np.arange(0, 180, 15))]
     return min(widths) > MAX_FINGER_WIDTH
+
+
+def fixture_step(env, scene: Scene, kind: str, name: str, full: bool = False) -> SlideDrawer | TurnKnob:
+    """The primitive for a LIBERO ``Open``/``Close``/``TurnOn`` predicate on ``name`` (a fixture, or a
+    region of one: a drawer's region names the drawer's joint)."""
+    rs = env._rs
+    if name in rs.object_sites_dict:
+        joints, parent = rs.object_sites_dict[name].joints, rs.object_sites_dict[name].parent_name
+    elif name in rs.fixtures_dict or name in rs.objects_dict:
+        parent = name
+        joints = rs.get_object(name).joints
+    else:
+        raise UnsupportedTask(f"unknown fixture {name!r}")
+    if len(joints) != 1:
+        raise UnsupportedTask(f"{kind} {name!r}: {len(joints)} joints (one expected)")
+    art = rs.get_object(parent).object_properties["articulation"]
+    state = rs.object_states_dict[name]
+    jid = mujoco.mj_name2id(scene.m, mujoco.mjtObj.mjOBJ_JOINT, joints[0])
+    body = int(scene.m.jnt_bodyid[jid])
+    if kind in ("open", "close"):
+        opened, closed = float(np.mean(art["default_open_ranges"])), float(np.mean(art["default_close_ranges"]))
+        goal, other = (opened, closed) if kind == "open" else (closed, opened)
+        done = state.is_open if kind == "open" else state.is_close
+        joint = Joint(jid, body, goal, done, toward=float(np.sign(goal - other)))
+        if not joint.is_slide(scene):
+            raise UnsupportedTask(f"{kind} {name!r}: hinged doors are not supported yet")
+        return SlideDrawer(joint, open=kind == "open", full=full)
+    if kind == "turnon":
+        joint = Joint(jid, body, float(min(art["default_turnon_ranges"])) + 0.3, state.turn_on)
+        return TurnKnob(joint)
+    raise UnsupportedTask(f"predicate {kind} {name!r}")
 
 
 def libero_steps(env: LiberoEnv, scene: Scene) -> list:
@@ -111,11 +135,15 @@ def libero_steps(env: LiberoEnv, scene: Scene) -> list:
             rim = scene.root(site_body)
             xy_fn = _site_xy(site)
             if _articulated(scene, site_body):
-                opened = any(getattr(st, "open", False) and _in_subtree(scene, site_body, st.joint.body) for st in steps)
-                if not opened:  # open the drawer first, all the way: the object must clear what is above it
-                    steps.append(fixture_step(env, scene, "open", target, full=True))
+                drawer = next(
+                    (st for st in steps if getattr(st, "open", False) and scene.in_subtree(site_body, st.joint.body)),
+                    None,
+                )
+                if drawer is None:  # open the drawer first, all the way: the object must clear what is above it
+                    drawer = fixture_step(env, scene, "open", target, full=True)
+                    steps.append(drawer)
                 # lowered onto the drawer's floor (dropped from its walls, a bowl lands tilted)
-                steps.append(Step(body, _in_drawer(fixture_step(env, scene, "open", target), site), rim_grasp=rim_grasp))
+                steps.append(Step(body, _in_drawer(drawer, site), rim_grasp=rim_grasp))
                 continue
         place = _on_surface(xy_fn) if kind == "on" else _into(xy_fn, rim)
         steps.append(Step(body, place, rim_grasp=rim_grasp))
