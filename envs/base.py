@@ -21,6 +21,7 @@ import mujoco
 import numpy as np
 from gymnasium import spaces
 
+from envs import forward_memo
 from envs.errors import RendererError, SimulationError
 from envs.render import FastRenderer, RenderSettings, SimplifiedRenderer
 
@@ -87,6 +88,7 @@ class SimEnv(gym.Env):
         self.action_space = spaces.Box(-1.0, 1.0, (7,), np.float32)
         # robosuite samples some model parameters (Lift's cube size) from np.random while building the
         # model: seeded here, or the same seed and init state gave different episodes in each process
+        forward_memo.install()  # robosuite's second mj_forward per substep, on the same state, is skipped
         with seeded_global_numpy(0):
             self._rs = self._build()  # the robosuite MujocoEnv
         # created lazily: EGL contexts must not cross fork()
