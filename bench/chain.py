@@ -56,6 +56,8 @@ class ChainConfig:
     train_steps: int = 6000
     train_init: str = ""  # fine-tune from a teacher folder instead of a random initialisation
     train_minutes: float = 110.0  # one train stage pauses (checkpointed) after this long; rerun the chain to go on
+    keep_going: bool = False  # rerun a paused train stage at once instead of exiting (one process per stage still)
+    wip: bool = True  # fp16 resume point in checkpoints/wip/teacher_<name> (commit it to survive a fresh machine)
     device: str = "auto"
     workers: int = 2
     eval_episodes: int = 50  # per LIBERO task (official init states)
@@ -114,6 +116,8 @@ class ChainConfig:
         tr += ["--token-merge", str(self.token_merge), "--finger-dropout", f"{self.finger_dropout:g}"]
         if init:
             tr += ["--init", init]
+        if self.wip:
+            tr += ["--wip", f"checkpoints/wip/teacher_{tag}"]
         cmds["train"] = tr
         ev = ["bench.run", "--policy", "teacher", "--checkpoint", export, "--no-cost"]
         ev += ["--out", f"runs/eval_{tag}", *w]
@@ -149,6 +153,26 @@ def done_stages(log: Path) -> dict[str, list[str]]:
     return done
 
 
+def _run_stage(cfg: ChainConfig, stage: str, cmd: list[str]) -> dict:
+    """Runs one stage's commands (stopping at the first that fails) and appends its record to the log."""
+    t0, rc = time.time(), 0
+    for part in _split(cmd):
+        rc = subprocess.call([sys.executable, "-m", *part])
+        if rc:
+            break
+    rec = {
+        "stage": stage,
+        "command": cmd,
+        "rc": rc,
+        "wall_s": round(time.time() - t0, 1),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    cfg.log.parent.mkdir(parents=True, exist_ok=True)
+    with open(cfg.log, "a") as f:
+        f.write(json.dumps(rec) + "\n")
+    return rec
+
+
 def run(cfg: ChainConfig) -> list[dict]:
     """Runs the stages not yet done; returns this run's stage records. Stops at the first failing stage."""
     done, records = done_stages(cfg.log), []
@@ -161,26 +185,15 @@ def run(cfg: ChainConfig) -> list[dict]:
             print(f"[{stage}] done before with the same command: skipped")
             continue
         print(f"[{stage}] {shown}", flush=True)
-        t0, rc = time.time(), 0
-        for part in _split(cmd):
-            rc = subprocess.call([sys.executable, "-m", *part])
-            if rc:
+        while True:
+            rec = _run_stage(cfg, stage, cmd)
+            records.append(rec)
+            paused = stage == "train" and rec["rc"] == PAUSED
+            note = " (paused with a checkpoint: rerun the chain to continue)" if paused and not cfg.keep_going else ""
+            print(f"[{stage}] exit {rec['rc']} after {rec['wall_s'] / 60:.1f} min{note}", flush=True)
+            if not (paused and cfg.keep_going):
                 break
-        rec = {
-            "stage": stage,
-            "command": cmd,
-            "rc": rc,
-            "wall_s": round(time.time() - t0, 1),
-            "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        }
-        cfg.log.parent.mkdir(parents=True, exist_ok=True)
-        with open(cfg.log, "a") as f:
-            f.write(json.dumps(rec) + "\n")
-        records.append(rec)
-        paused = stage == "train" and rc == PAUSED
-        note = " (paused with a checkpoint: rerun the chain to continue)" if paused else ""
-        print(f"[{stage}] exit {rc} after {rec['wall_s'] / 60:.1f} min{note}", flush=True)
-        if rc:
+        if rec["rc"]:
             break
     return records
 

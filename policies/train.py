@@ -32,7 +32,7 @@ from policies.training import (  # noqa: F401  (use_bf16 re-exported for callers
     record_training,
     use_bf16,
 )
-from policies.vla.checkpoint import save_vla
+from policies.vla.checkpoint import load_vla, save_vla
 from policies.vla.config import VLAConfig
 from policies.vla.data import FrameSet, feature_blocks_of, feature_face_budget, load_frames
 from policies.vla.model import VLA
@@ -63,6 +63,10 @@ class TrainConfig:
     bf16: bool = True  # bf16 autocast where the hardware has native bf16 (see use_bf16), else fp32
     init: str = ""  # a saved teacher folder to start from (same architecture); "" = random initialisation
     max_minutes: float = 0.0  # stop this run after so many minutes with a checkpoint (0: no limit); rerun to go on
+    # a resume point that survives a fresh machine: fp16 weights + step written beside every checkpoint, read
+    # when <out>/last.pt is missing (the optimiser state is not kept: its moments restart over ``rewarmup`` steps)
+    wip: str = ""
+    rewarmup: int = 100
     model: VLAConfig = field(default_factory=VLAConfig)
 
     def __post_init__(self) -> None:
@@ -107,6 +111,36 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
         return (step + 1) / cfg.warmup
     progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
     return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def rewarm(step: int, start: int | None, steps: int) -> float:
+    """LR factor after a weights-only resume at ``start``: a linear ramp over ``steps`` (1 otherwise)."""
+    if start is None or steps < 1:
+        return 1.0
+    return min(1.0, (step - start + 1) / steps)
+
+
+def save_wip(model: VLA, cfg: TrainConfig, step: int, wall: float) -> None:
+    """Writes the fp16 resume point (written aside, then each file moved into place: a kill leaves a readable one)."""
+    tmp = Path(cfg.wip + ".partial")
+    save_vla(model, tmp, {"step": step, "wall": round(wall, 1), "train_config": asdict(cfg)})
+    Path(cfg.wip).mkdir(parents=True, exist_ok=True)
+    for f in sorted(tmp.iterdir(), key=lambda f: f.name == "train.json"):  # the step last
+        f.replace(Path(cfg.wip) / f.name)
+    tmp.rmdir()
+
+
+def resume_wip(model: VLA, cfg: TrainConfig) -> tuple[int, float]:
+    """Loads the fp16 resume point ``cfg.wip`` (weights, normalisation) into ``model``; returns (step, wall).
+    The RNG restarts from the seed and the step, so a resumed run is reproducible but not the uninterrupted one."""
+    meta = json.loads((Path(cfg.wip) / "train.json").read_text())
+    saved = meta.get("train_config", {})
+    for key in ("features", "suites", "steps", "batch_size", "lr", "seed"):
+        if key in saved and saved[key] != getattr(cfg, key):
+            raise ValueError(f"resume point {cfg.wip} was trained with {key}={saved[key]!r}, not {getattr(cfg, key)!r}")
+    model.load_state_dict(load_vla(cfg.wip).state_dict())
+    torch.manual_seed(cfg.seed + int(meta["step"]))
+    return int(meta["step"]), float(meta.get("wall", 0.0))
 
 
 FINGERS = (9, 10)  # finger joint positions in the proprio (envs.base.STATE_LAYOUT)
@@ -181,7 +215,7 @@ def train(cfg: TrainConfig) -> VLA | None:
     opt = torch.optim.AdamW(
         [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": other, "weight_decay": 0.0}], lr=cfg.lr
     )
-    step, wall = 0, 0.0
+    step, wall, wip_step = 0, 0.0, None
     ckpt = out / "last.pt"
     if ckpt.exists():
         state = torch.load(ckpt, map_location=device, weights_only=False)
@@ -190,13 +224,17 @@ def train(cfg: TrainConfig) -> VLA | None:
         step, wall = state["step"], state["wall"]
         torch.set_rng_state(state["rng"])
         print(f"resumed from {ckpt} at step {step}")
+    elif cfg.wip and (Path(cfg.wip) / "config.json").exists():
+        step, wall = resume_wip(model, cfg)
+        wip_step = step
+        print(f"resumed from the fp16 resume point {cfg.wip} at step {step} (new optimiser, warm-up {cfg.rewarmup})")
     model.train()
     log = (out / "log.jsonl").open("a")
     bar = tqdm(total=cfg.steps, initial=step, desc="train", unit="step")
     t0, t_run = time.time() - wall, time.time()
     while step < cfg.steps:
         for group in opt.param_groups:
-            group["lr"] = cfg.lr * lr_at(step, cfg)
+            group["lr"] = cfg.lr * lr_at(step, cfg) * rewarm(step, wip_step, cfg.rewarmup)
         idx = torch.randint(len(trainset), (cfg.batch_size,))
         loss = action_loss(model, trainset.batch(idx), device, cfg, noise=True)
         opt.zero_grad(set_to_none=True)
@@ -223,6 +261,8 @@ def train(cfg: TrainConfig) -> VLA | None:
                 wall=time.time() - t0,
                 rng=torch.get_rng_state(),
             )
+            if cfg.wip:
+                save_wip(model, cfg, step, time.time() - t0)
         if pause:
             bar.close()
             tqdm.write(f"paused at step {step} of {cfg.steps} after {cfg.max_minutes:g} min: rerun to continue")

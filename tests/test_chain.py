@@ -65,3 +65,19 @@ def test_a_dagger_round_trains_its_own_teacher_from_the_one_that_drove():
     assert "checkpoints/teacher_t_r2" in cmds["evaluate"] and "runs/eval_t_r2" in cmds["evaluate"]
     assert [p[0] for p in chain._split(cmds["render"])] == ["bench.render_demos"] * 2  # base and DAgger demos
     assert "--init" not in chain.ChainConfig(name="t").commands()["train"]
+
+
+def test_keep_going_reruns_a_paused_train_stage_and_train_writes_a_resume_point(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    codes = iter([chain.PAUSED, chain.PAUSED, 0, 0, 0])
+    calls = []
+    monkeypatch.setattr(chain.subprocess, "call", lambda argv: calls.append(argv[2]) or next(codes))
+    recs = chain.run(chain.ChainConfig(name="k", stages=["train", "evaluate"], workers=1, keep_going=True))
+    assert [r["rc"] for r in recs] == [chain.PAUSED, chain.PAUSED, 0, 0]  # 3 train records, then evaluate
+    assert calls == ["policies.train"] * 3 + ["bench.run"] * 2  # LIBERO, then Lift
+    train = chain.ChainConfig(name="k").commands()["train"]
+    assert train[train.index("--wip") + 1] == "checkpoints/wip/teacher_k"
+    calls.clear()
+    monkeypatch.setattr(chain.subprocess, "call", lambda argv: calls.append(argv[2]) or chain.PAUSED)
+    chain.run(chain.ChainConfig(name="j", stages=["train", "evaluate"], workers=1))  # without: exits paused
+    assert calls == ["policies.train"]

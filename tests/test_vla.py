@@ -215,6 +215,45 @@ def test_training_pauses_after_max_minutes_and_continues(tmp_path) -> None:
     assert json.loads((tmp_path / "export" / "train.json").read_text())["steps"] == 3
 
 
+def test_training_resumes_from_the_fp16_resume_point_on_a_fresh_machine(tmp_path, capsys) -> None:
+    """--wip: written beside each checkpoint; with <out>/last.pt gone it restores the weights and the step."""
+    import shutil
+
+    from policies.train import rewarm
+
+    write_features(tmp_path / "feats")
+    common = dict(
+        features=str(tmp_path / "feats"),
+        suites=["libero_spatial"],
+        out=str(tmp_path / "run"),
+        export=str(tmp_path / "export"),
+        results=str(tmp_path / "results"),
+        batch_size=8,
+        warmup=1,
+        val_every=2,
+        eval_every=100,
+        ckpt_every=2,
+        threads=1,
+        model=VLAConfig(**TINY),
+        steps=6,
+        wip=str(tmp_path / "wip"),
+    )
+    assert train(TrainConfig(**common, max_minutes=1e-9)) is None  # paused after step 1, resume point written
+    assert json.loads((tmp_path / "wip" / "train.json").read_text())["step"] == 1
+    at_pause = load_vla(tmp_path / "wip")
+    shutil.rmtree(tmp_path / "run")  # a fresh machine: runs/ is gone, the committed resume point is not
+    with pytest.raises(ValueError, match="batch_size"):
+        train(TrainConfig(**{**common, "batch_size": 4}))
+    shutil.rmtree(tmp_path / "run")
+    capsys.readouterr()
+    assert train(TrainConfig(**common)) is not None
+    assert "resume point" in (out := capsys.readouterr().out) and "at step 1 " in out  # from step 1, not 0
+    assert json.loads((tmp_path / "export" / "train.json").read_text())["steps"] == 6
+    assert json.loads((tmp_path / "wip" / "train.json").read_text())["step"] == 6
+    assert not torch.equal(at_pause.queries, load_vla(tmp_path / "export").queries)
+    assert rewarm(10, None, 100) == 1.0 and rewarm(10, 10, 100) == 0.01 and rewarm(500, 10, 100) == 1.0
+
+
 def test_training_starts_from_a_saved_teacher(tmp_path) -> None:
     """--init: the run starts from the saved weights and normalisation, and refuses another architecture."""
     write_features(tmp_path / "feats")
