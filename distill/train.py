@@ -372,12 +372,9 @@ def realised(student: RoutedVLA, val: FrameSet, device: torch.device, n: int = 1
 def calibrate(student: RoutedVLA, val: FrameSet, device: torch.device) -> dict[str, float]:
     """Lowest threshold whose realised fraction on validation frames is within the budget (gate logit
     threshold for learned routers, action-change threshold for early exit)."""
-    if student.cfg.routing == "early_exit":  # larger threshold: earlier exits
-        grid = [0.0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0, 1e9]
-    elif student.router is None:
+    grid = student.routing.thresholds
+    if not grid:  # fixed masks: nothing to calibrate
         return dict(zip(("fraction", "val_l1"), realised(student, val, device), strict=True))
-    else:
-        grid = [0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0]
     for t in grid:
         student.cfg.threshold = t
         frac, err = realised(student, val, device)

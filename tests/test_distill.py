@@ -17,8 +17,9 @@ from distill.graph import Encapsulation, GraphConfig, action_change_profile, dep
 from distill.losses import prior_targets, relation_loss
 from distill.policy import StudentPolicy
 from distill.router import RouterConfig
+from distill.routing import static_mask
 from distill.run import main as distill_main
-from distill.student import RoutedVLA, StudentConfig, static_mask
+from distill.student import RoutedVLA, StudentConfig
 from distill.train import (
     DistillConfig,
     ResumeMismatch,
