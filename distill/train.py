@@ -2,7 +2,8 @@
 
 Stage 1 trains the graph encapsulation and per-depth probes with the teacher frozen and exports the
 per-layer action-change profile. Stage 2 derives one student per budget from the teacher and trains
-it with action loss + teacher distillation + hierarchical graph supervision + routing loss; baselines
+it with action loss + teacher distillation + hierarchical graph supervision + routing loss; a method
+(``METHODS``, a ``MethodSpec``) names its routing strategy and the loss terms it composes, so baselines
 switch terms off or replace the router (``DistillConfig.method``). Checkpoints every ``ckpt_every``
 steps, one per run name; a rerun resumes, refusing a checkpoint written under other settings. After
 training, the gate threshold is calibrated on validation frames so the realised fraction of layers
@@ -24,8 +25,9 @@ from tqdm import tqdm
 
 from distill.checkpoint import save_student
 from distill.graph import Encapsulation, GraphConfig, action_change_profile, depth_weights
-from distill.losses import node_loss, prior_targets, relation_loss, routing_loss
+from distill.losses import TEACHER_TERMS, TERMS, LossInputs, compose, prior_targets
 from distill.router import RouterConfig
+from distill.routing import ROUTINGS
 from distill.student import RoutedVLA, StudentConfig
 from policies.paths import profile_path
 from policies.training import atomic_save, effective_precision, perturb_state, pick_device, record_training
@@ -33,14 +35,40 @@ from policies.vla.checkpoint import fingerprint, load_vla
 from policies.vla.data import FrameSet, feature_blocks_of, feature_face_budget, load_frames
 from policies.vla.model import VLA
 
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """A training method: its routing strategy (``distill.routing``) and the loss terms it composes
+    (``distill.losses.TERMS``; a term whose weights are all 0 in a run is switched off)."""
+
+    routing: str
+    terms: tuple[str, ...]
+    static: str = "truncate"  # the mask of static routing: truncate | uniform
+
+    def __post_init__(self) -> None:
+        if self.routing not in ROUTINGS:
+            raise ValueError(f"routing must be one of {sorted(ROUTINGS)}, got {self.routing!r}")
+        if "action" not in self.terms or not set(self.terms) <= set(TERMS):
+            raise ValueError(f"terms must include 'action' and be among {list(TERMS)}, got {self.terms}")
+
+    @property
+    def graph(self) -> bool:
+        """Graph supervision and the router prior (needs stage 1)."""
+        return "graph" in self.terms
+
+    @property
+    def distill(self) -> bool:
+        """Teacher action distillation."""
+        return "distill" in self.terms
+
+
 METHODS = {
-    # method: (routing, static kind, graph supervision + prior, teacher distillation)
-    "actdistill": ("learned", "truncate", True, True),
-    "nograph": ("learned", "truncate", False, False),  # router + action loss only (MoLe-VLA-like)
-    "truncate": ("static", "truncate", False, True),
-    "uniform": ("static", "uniform", False, True),
-    "random": ("random", "truncate", False, True),
-    "early_exit": ("early_exit", "truncate", False, True),  # every depth's decoded action supervised
+    "actdistill": MethodSpec("learned", ("action", "distill", "graph", "routing")),
+    "nograph": MethodSpec("learned", ("action", "routing")),  # router + action loss only (MoLe-VLA-like)
+    "truncate": MethodSpec("static", ("action", "distill")),
+    "uniform": MethodSpec("static", ("action", "distill"), static="uniform"),
+    "random": MethodSpec("random", ("action", "distill")),
+    "early_exit": MethodSpec("early_exit", ("action", "distill", "exits")),  # every depth's action supervised
 }
 GUIDANCE = {  # how the teacher-guidance terms (distillation, node, relation) are weighted (ours)
     "constant": "fixed weights (the published students)",
@@ -99,7 +127,7 @@ class DistillConfig:
                 raise ValueError(f"budgets must be in (0, 1], got {b}")
         if self.guidance not in GUIDANCE:
             raise ValueError(f"guidance must be one of {sorted(GUIDANCE)}, got {self.guidance!r}")
-        if self.guidance != "constant" and not any(METHODS[self.method][2:]):
+        if self.guidance != "constant" and not set(TEACHER_TERMS) & set(METHODS[self.method].terms):
             raise ValueError(f"--guidance {self.guidance} weights teacher terms; method {self.method!r} has none")
         for k in (*LOSS_WEIGHTS, "state_noise"):
             if getattr(self, k) < 0:
@@ -138,16 +166,23 @@ def resume_key(cfg: DistillConfig, stage: int) -> dict:
 
 def uses_graph(cfg: DistillConfig) -> bool:
     """Whether the run needs stage 1: its method has graph terms and one of their weights is non-zero."""
-    return METHODS[cfg.method][2] and max(getattr(cfg, k) for k in GRAPH_WEIGHTS) > 0
+    return METHODS[cfg.method].graph and max(getattr(cfg, k) for k in GRAPH_WEIGHTS) > 0
 
 
 def uses_distill(cfg: DistillConfig) -> bool:
-    return METHODS[cfg.method][3] and cfg.w_distill > 0
+    return METHODS[cfg.method].distill and cfg.w_distill > 0
+
+
+def loss_terms(cfg: DistillConfig) -> tuple[str, ...]:
+    """The loss terms a run composes: its method's, less those its weights switch off."""
+    off = {"distill": not uses_distill(cfg), "graph": not uses_graph(cfg)}
+    return tuple(t for t in METHODS[cfg.method].terms if not off.get(t, False))
 
 
 def changed_weights(cfg: DistillConfig) -> dict[str, float]:
     """The loss weights this run changed from the defaults, among those its method uses (an ablation)."""
-    used = {"w_distill": METHODS[cfg.method][3]} | dict.fromkeys(GRAPH_WEIGHTS, METHODS[cfg.method][2])
+    spec = METHODS[cfg.method]
+    used = {"w_distill": spec.distill} | dict.fromkeys(GRAPH_WEIGHTS, spec.graph)
     return {k: getattr(cfg, k) for k, on in used.items() if on and getattr(cfg, k) != getattr(DistillConfig, k)}
 
 
@@ -274,9 +309,9 @@ def train_student(
     val,
     device: torch.device,
 ) -> RoutedVLA:
-    routing, static = METHODS[cfg.method][:2]
-    graph_on, distill_on = uses_graph(cfg), uses_distill(cfg)
-    scfg = StudentConfig(budget=budget, routing=routing, static=static, router=cfg.router)
+    spec, terms_on = METHODS[cfg.method], loss_terms(cfg)
+    graph_on = "graph" in terms_on
+    scfg = StudentConfig(budget=budget, routing=spec.routing, static=spec.static, router=cfg.router)
     student = RoutedVLA(copy.deepcopy(teacher), scfg).to(device).train()
     student.vla.requires_grad_(True)
     router_params = list(student.router.parameters()) if student.router is not None else []
@@ -315,24 +350,23 @@ def train_student(
                 t_states, t_chunk = teacher_states(teacher, teacher.embed(feats, lang, state))
                 t_nodes = enc(t_states.float())[0] if graph_on else None
             out = student.forward_train(student.vla.embed(feats, lang, state), tau)
-        acts = out["actions"].float()
-        terms = {"action": (acts - target).abs().mean()}
-        guide = {"anneal": 1.0 - frac, "late": frac}.get(cfg.guidance, 1.0)
-        if distill_on:
-            per_frame = (acts - t_chunk.float()).abs().mean(dim=(1, 2))
-            terms["distill"] = guide * cfg.w_distill * (per_frame * frame_weights(cfg, t_chunk, target)).mean()
-        if routing == "early_exit":  # multi-exit: the shared head must work after every layer
-            exits = torch.stack([student.vla.decode(out["states"][:, i]) for i in range(1, w.numel())], 1).float()
-            terms["exits"] = ((exits - target[:, None]).abs().mean(dim=(0, 2, 3)) * w[1:]).mean()
-        if graph_on:
-            s_nodes = enc(out["states"].float())[0]
-            terms["node"] = guide * cfg.w_node * node_loss(s_nodes, t_nodes, w)
-            terms["relation"] = guide * cfg.w_rel * relation_loss(s_nodes, t_nodes, w, cfg.relation)
-        if out["probs"] is not None:
-            r = routing_loss(out["probs"], budget, prior, cfg.w_prior)
-            terms["budget"] = cfg.w_budget * r["budget"]
-            if "prior" in r:
-                terms["prior"] = cfg.w_prior * r["prior"]
+        inputs = LossInputs(
+            out=out,
+            acts=out["actions"].float(),
+            target=target,
+            decode=student.vla.decode,
+            depth_w=w,
+            weights={k: getattr(cfg, k) for k in (*LOSS_WEIGHTS, "w_budget")},
+            budget=budget,
+            guide={"anneal": 1.0 - frac, "late": frac}.get(cfg.guidance, 1.0),
+            t_chunk=t_chunk,
+            frame_w=frame_weights(cfg, t_chunk, target),
+            enc=enc,
+            t_nodes=t_nodes,
+            relation=cfg.relation,
+            prior=prior,
+        )
+        terms = compose(terms_on, inputs)
         loss = sum(terms.values())
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -372,12 +406,9 @@ def realised(student: RoutedVLA, val: FrameSet, device: torch.device, n: int = 1
 def calibrate(student: RoutedVLA, val: FrameSet, device: torch.device) -> dict[str, float]:
     """Lowest threshold whose realised fraction on validation frames is within the budget (gate logit
     threshold for learned routers, action-change threshold for early exit)."""
-    if student.cfg.routing == "early_exit":  # larger threshold: earlier exits
-        grid = [0.0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0, 1e9]
-    elif student.router is None:
+    grid = student.routing.thresholds
+    if not grid:  # fixed masks: nothing to calibrate
         return dict(zip(("fraction", "val_l1"), realised(student, val, device), strict=True))
-    else:
-        grid = [0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0]
     for t in grid:
         student.cfg.threshold = t
         frac, err = realised(student, val, device)

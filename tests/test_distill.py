@@ -14,16 +14,20 @@ from bench.cost import call_parts, count_flops, flops
 from bench.readme import training_commands
 from distill.checkpoint import load_student
 from distill.graph import Encapsulation, GraphConfig, action_change_profile, depth_weights
-from distill.losses import prior_targets, relation_loss
+from distill.losses import TERMS, prior_targets, relation_loss
 from distill.policy import StudentPolicy
 from distill.router import RouterConfig
+from distill.routing import ROUTINGS, make_routing, static_mask
 from distill.run import main as distill_main
-from distill.student import RoutedVLA, StudentConfig, static_mask
+from distill.student import RoutedVLA, StudentConfig
 from distill.train import (
+    METHODS,
     DistillConfig,
+    MethodSpec,
     ResumeMismatch,
     changed_weights,
     frame_weights,
+    loss_terms,
     run,
     uses_distill,
     uses_graph,
@@ -45,6 +49,21 @@ def test_static_masks_and_prior() -> None:
     prior = prior_targets(torch.tensor([4.0, 1.0, 0.5, 0.1, 0.1, 2.0]), 0.5)
     assert prior.mean().item() == pytest.approx(0.5, abs=1e-4)
     assert prior[0] > prior[2] > prior[3] and prior.max() <= 0.98
+
+
+def test_methods_and_routings_are_registered_specs() -> None:
+    """Methods name a routing strategy and loss terms; unknown names list the choices."""
+    assert set(ROUTINGS) == {"learned", "static", "random", "early_exit"}
+    assert {m.routing for m in METHODS.values()} == set(ROUTINGS)
+    assert all(set(m.terms) <= set(TERMS) and "action" in m.terms for m in METHODS.values())
+    with pytest.raises(ValueError, match="routing must be one of"):
+        make_routing("sometimes")
+    with pytest.raises(ValueError, match="routing must be one of"):
+        MethodSpec("sometimes", ("action",))
+    with pytest.raises(ValueError, match="terms must include 'action'"):
+        MethodSpec("static", ("action", "magic"))
+    assert loss_terms(DistillConfig()) == ("action", "distill", "graph", "routing")
+    assert loss_terms(DistillConfig(w_distill=0.0, w_node=0.0, w_rel=0.0, w_prior=0.0)) == ("action", "routing")
 
 
 @pytest.mark.parametrize("kind", ["hidden", "input"])

@@ -3,9 +3,9 @@
 Token sequence (bidirectional attention): visual tokens of both cameras (EfficientNet-Lite0 cells, or
 ``token_merge`` x ``token_merge`` of them concatenated; LayerNorm + linear + learned position),
 ``lang_tokens`` instruction tokens (MiniLM embedding, linear), one proprio token, ``chunk`` learned
-action queries. The trunk runs layer by layer (``run_trunk``) so that students can skip layers; the head
-maps each query's final state to one normalised 7-d action (OpenVLA-OFT-style parallel decoding, L1
-loss).
+action queries. The trunk runs layer by layer (``run_trunk``, the one layer loop; its ``decide`` callback
+lets students skip layers, see ``distill.routing``); the head maps each query's final state to one
+normalised 7-d action (OpenVLA-OFT-style parallel decoding, L1 loss).
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from transformers import AutoConfig, AutoModel
 from policies.vla.config import CAMERAS, VLAConfig
 
 LayerHook = Callable[[int, torch.Tensor], None]
+Decision = bool | torch.Tensor  # how one layer runs, see ``VLA.apply_layer``
+LayerDecide = Callable[[int, torch.Tensor], Decision]
 
 
 def build_trunk(cfg: VLAConfig) -> nn.Module:
@@ -95,19 +97,46 @@ class VLA(nn.Module):
         return out[0] if isinstance(out, tuple) else out
 
     def run_trunk(
-        self, x: torch.Tensor, keep: Sequence[bool] | None = None, hook: LayerHook | None = None
+        self,
+        x: torch.Tensor,
+        keep: Sequence[bool] | None = None,
+        hook: LayerHook | None = None,
+        decide: LayerDecide | None = None,
     ) -> torch.Tensor:
-        """Runs the trunk layer by layer; layers with ``keep[i] == False`` are not computed at all.
+        """Runs the trunk layer by layer: the one layer loop, for the teacher and every routed student.
 
-        ``hook(i, h)`` sees the hidden state after layer i (also for skipped layers).
+        Before layer i, ``decide(i, h)`` (default: ``keep[i]``, else every layer runs) says how it runs, see
+        ``apply_layer``; ``hook(i, h)`` sees the hidden state after layer i (also for skipped layers).
         """
+        if keep is not None:
+            if decide is not None:
+                raise ValueError("run_trunk takes keep or decide, not both")
+
+            def decide(i: int, h: torch.Tensor) -> Decision:
+                return keep[i]
+
         pe = self.position_embeddings(x)
         for i in range(len(self.trunk.layers)):
-            if keep is None or keep[i]:
-                x = self.run_layer(i, x, pe)
+            x = self.apply_layer(i, x, pe, True if decide is None else decide(i, x))
             if hook is not None:
                 hook(i, x)
         return x
+
+    def apply_layer(
+        self, i: int, x: torch.Tensor, pe: tuple[torch.Tensor, torch.Tensor], decision: Decision
+    ) -> torch.Tensor:
+        """Layer i under ``decision``: a bool runs or skips it (a skipped layer is not computed); a bool per
+        sample (B,) computes only those rows; a float gate per sample (B,) gates the residual branch,
+        h <- h + g * (layer(h) - h) (relaxed routing in training)."""
+        if isinstance(decision, torch.Tensor) and decision.dim() > 0:
+            if decision.dtype != torch.bool:
+                return x + decision[:, None, None] * (self.run_layer(i, x, pe) - x)
+            if decision.any():
+                n = int(decision.sum())
+                x = x.clone()
+                x[decision] = self.run_layer(i, x[decision], (pe[0].expand(n, -1, -1), pe[1].expand(n, -1, -1)))
+            return x
+        return self.run_layer(i, x, pe) if decision else x
 
     def decode(self, h: torch.Tensor) -> torch.Tensor:
         """Final hidden states (B, T, d) -> normalised actions (B, chunk, 7) from the query tokens."""
