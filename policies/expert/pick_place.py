@@ -210,8 +210,23 @@ class PickPlaceExpert:
                 top = max(top, hi[2])
         return top + self.cfg.clearance
 
-    def _pick(self, step: Step) -> Iterator[np.ndarray]:
+    def _leave(self, goal_xy: np.ndarray) -> Iterator[np.ndarray]:
+        """From above what the hand just filled (a basket, its liner over the rim), rises clear of everything
+        under the hand and leaves horizontally: the straight way down to the next object caught the rim."""
+        s = self.scene
+        start = s.eef_pos()
+        boxes = s.geom_boxes(s.obstacles(exclude=set()))
+        under = np.all((boxes[:, 0, :2] - 0.03 <= start[:2]) & (start[:2] <= boxes[:, 1, :2] + 0.03), axis=1)
+        if not under.any():
+            return
+        z = max(start[2], boxes[under, 1, 2].max() + 0.10)
+        yield from self._move(np.array([*start[:2], z]), s.eef_yaw(), OPEN, tol=0.01, max_steps=40)
+        yield from self._move(np.array([*goal_xy, z]), s.eef_yaw(), OPEN, tol=0.015, max_steps=100)
+
+    def _pick(self, step: Step, after_place: bool = False) -> Iterator[np.ndarray]:
         s, c = self.scene, self.cfg
+        if after_place:
+            yield from self._leave(self._grasp(step).point[:2])
         for _attempt in range(c.max_regrasps):
             g = self._grasp(step)
             yield from self._move(g.point + [0, 0, c.hover], g.yaw, OPEN, tol=0.01)
@@ -279,7 +294,17 @@ class PickPlaceExpert:
         yield from self._hold(OPEN, 8)
         yield from self._move(self.scene.eef_pos() + [0, 0, 0.06], self.scene.eef_yaw(), OPEN, tol=0.01, max_steps=30)
 
+    def _settle(self, max_steps: int = 60) -> Iterator[np.ndarray]:
+        """Waits, hand open and still, until no object is falling or sliding (planning on objects in the
+        air put the fingers where a carton then landed)."""
+        for _ in range(max_steps):
+            if not self.scene.unsettled():
+                return
+            yield from self._hold(OPEN, 1)
+
     def _script(self) -> Iterator[np.ndarray]:
+        if not self.resume:
+            yield from self._settle()
         for i, step in enumerate(self.steps):
             if not isinstance(step, Step):  # a fixture primitive (policies.expert.fixtures)
                 yield from step.run(self)
@@ -290,7 +315,8 @@ class PickPlaceExpert:
                 else:
                     if self.resume and i == 0 and attempt == 0:
                         yield from self._back_off()
-                    yield from self._pick(step)
+                    after_place = i > 0 and attempt == 0 and isinstance(self.steps[i - 1], Step)
+                    yield from self._pick(step, after_place=after_place)
                 yield from self._place(step)
                 if not self._dropped:
                     break

@@ -71,6 +71,21 @@ class Scene:
         c = self.corners(root)
         return c.min(0), c.max(0)
 
+    def unsettled(self, speed: float = 0.02) -> list[int]:
+        """Free objects still falling or sliding: faster than ``speed`` (m/s), or touching nothing (some
+        LIBERO-10 init states start objects in the air, and they land during the first steps)."""
+        m, d = self.m, self.d
+        touching = {self.root(m.geom_bodyid[g]) for c in d.contact[: d.ncon] for g in (c.geom1, c.geom2)}
+        out = []
+        for j in np.flatnonzero(m.jnt_type == mujoco.mjtJoint.mjJNT_FREE):
+            body = self.root(m.jnt_bodyid[j])
+            if body in self._robot_bodies:
+                continue
+            v = d.qvel[m.jnt_dofadr[j] : m.jnt_dofadr[j] + 3]
+            if np.linalg.norm(v) > speed or body not in touching:
+                out.append(int(body))
+        return out
+
     def pos(self, body: int) -> np.ndarray:
         return self.d.xpos[body].copy()
 
