@@ -100,7 +100,7 @@ def check_init(cfg: TrainConfig) -> None:
 
 def init_from(model: VLA, folder: str) -> str:
     """Loads a saved teacher's weights and normalisation into ``model``; returns its fingerprint."""
-    from policies.vla.checkpoint import fingerprint, load_vla
+    from policies.vla.checkpoint import fingerprint
 
     model.load_state_dict(load_vla(folder).state_dict())
     return fingerprint(folder)
@@ -138,7 +138,7 @@ def resume_wip(model: VLA, cfg: TrainConfig) -> tuple[int, float]:
     for key in ("features", "suites", "steps", "batch_size", "lr", "seed"):
         if key in saved and saved[key] != getattr(cfg, key):
             raise ValueError(f"resume point {cfg.wip} was trained with {key}={saved[key]!r}, not {getattr(cfg, key)!r}")
-    model.load_state_dict(load_vla(cfg.wip).state_dict())
+    init_from(model, cfg.wip)
     torch.manual_seed(cfg.seed + int(meta["step"]))
     return int(meta["step"]), float(meta.get("wall", 0.0))
 

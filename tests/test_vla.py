@@ -191,9 +191,10 @@ def test_training_resumes_and_exports(tmp_path) -> None:
     assert not torch.equal(first.queries, load_vla(tmp_path / "export").queries)
 
 
-def test_training_pauses_after_max_minutes_and_continues(tmp_path) -> None:
+def _short_run(tmp_path, **kw) -> dict:
+    """TrainConfig arguments of a tiny run on fresh features under ``tmp_path`` (``kw`` override them)."""
     write_features(tmp_path / "feats")
-    common = dict(
+    return dict(
         features=str(tmp_path / "feats"),
         suites=["libero_spatial"],
         out=str(tmp_path / "run"),
@@ -203,11 +204,14 @@ def test_training_pauses_after_max_minutes_and_continues(tmp_path) -> None:
         warmup=1,
         val_every=2,
         eval_every=100,
-        ckpt_every=100,
         threads=1,
         model=VLAConfig(**TINY),
-        steps=3,
+        **kw,
     )
+
+
+def test_training_pauses_after_max_minutes_and_continues(tmp_path) -> None:
+    common = _short_run(tmp_path, ckpt_every=100, steps=3)
     assert train(TrainConfig(**common, max_minutes=1e-9)) is None  # paused after its first step
     assert torch.load(tmp_path / "run" / "last.pt", weights_only=False)["step"] == 1
     assert not (tmp_path / "export").exists()
@@ -221,23 +225,7 @@ def test_training_resumes_from_the_fp16_resume_point_on_a_fresh_machine(tmp_path
 
     from policies.train import rewarm
 
-    write_features(tmp_path / "feats")
-    common = dict(
-        features=str(tmp_path / "feats"),
-        suites=["libero_spatial"],
-        out=str(tmp_path / "run"),
-        export=str(tmp_path / "export"),
-        results=str(tmp_path / "results"),
-        batch_size=8,
-        warmup=1,
-        val_every=2,
-        eval_every=100,
-        ckpt_every=2,
-        threads=1,
-        model=VLAConfig(**TINY),
-        steps=6,
-        wip=str(tmp_path / "wip"),
-    )
+    common = _short_run(tmp_path, ckpt_every=2, steps=6, wip=str(tmp_path / "wip"))
     assert train(TrainConfig(**common, max_minutes=1e-9)) is None  # paused after step 1, resume point written
     assert json.loads((tmp_path / "wip" / "train.json").read_text())["step"] == 1
     at_pause = load_vla(tmp_path / "wip")
