@@ -83,7 +83,7 @@ def _train_command(t: dict) -> str:
     if tc.get("features", "data/features") != "data/features":  # another dataset (e.g. more demonstrations)
         cmd += f" --features {tc['features']}"
     if tc.get("init"):  # fine-tuned from a saved teacher
-        cmd += f" --init {tc['init']}"
+        cmd += f" --init {tc['init']}" + (" --init-partial" if tc.get("init_partial") else "")
     if tc.get("lr", 3e-4) != 3e-4:
         cmd += f" --lr {tc['lr']:g}"
     if m.get("token_merge", 1) != 1:

@@ -10,6 +10,9 @@ Checkpoints (model, optimiser, schedule, RNG) go to ``<out>/last.pt`` every ``--
 an interrupted run resumes from there; the log of train/validation losses is ``<out>/log.jsonl``.
 ``--init checkpoints/teacher`` starts from a saved teacher's weights and normalisation instead of a
 random initialisation (fine-tuning on more data; its fingerprint goes into the run's metadata).
+``--init-partial`` with it is a warm start across visual features: the tensors whose shapes match
+(trunk, language, proprio, queries, head) come from the saved teacher, the visual projection starts
+random, and the normalisation is fitted to this data.
 """
 
 from __future__ import annotations
@@ -62,6 +65,10 @@ class TrainConfig:
     device: str = "auto"  # auto: cuda when available, else cpu
     bf16: bool = True  # bf16 autocast where the hardware has native bf16 (see use_bf16), else fp32
     init: str = ""  # a saved teacher folder to start from (same architecture); "" = random initialisation
+    # warm start: with ``init``, take only the tensors whose name and shape match (the trunk, language,
+    # proprio, queries and head of a teacher with other visual features); the rest start random and the
+    # normalisation is fitted to this data
+    init_partial: bool = False
     max_minutes: float = 0.0  # stop this run after so many minutes with a checkpoint (0: no limit); rerun to go on
     # a resume point that survives a fresh machine: fp16 weights + step written beside every checkpoint, read
     # when <out>/last.pt is missing (the optimiser state is not kept: its moments restart over ``rewarmup`` steps)
@@ -72,6 +79,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1:
             raise ValueError("steps and batch_size must be >= 1")
+        if self.init_partial and not self.init:
+            raise ValueError("init_partial needs init: the teacher folder to warm-start from")
         if not 0.0 <= self.finger_dropout <= 1.0:
             raise ValueError(f"finger_dropout must be in [0, 1], got {self.finger_dropout}")
 
@@ -91,8 +100,12 @@ def check_init(cfg: TrainConfig) -> None:
     if not path.is_file():
         raise ValueError(f"--init {cfg.init}: no teacher checkpoint there (no config.json)")
     saved = VLAConfig.load(path)
-    # hiding inputs and another render path keep the weights' shapes
-    if replace(saved, hidden_state=cfg.model.hidden_state, face_budget=cfg.model.face_budget) != cfg.model:
+    # hiding inputs and another render path keep the weights' shapes; a partial start may change the visual features
+    same = dict(hidden_state=cfg.model.hidden_state, face_budget=cfg.model.face_budget)
+    if cfg.init_partial:
+        visual = ("image_size", "feature_blocks", "token_merge", "image_feature_dim")
+        same.update({k: getattr(cfg.model, k) for k in visual})
+    if replace(saved, **same) != cfg.model:
         diff = {k: (v, getattr(cfg.model, k)) for k, v in asdict(saved).items() if getattr(cfg.model, k) != v}
         said = ", ".join(f"{k}={a} (asked {b})" for k, (a, b) in diff.items())
         raise ValueError(f"--init {cfg.init} has another architecture: {said}")
@@ -104,6 +117,24 @@ def init_from(model: VLA, folder: str) -> str:
 
     model.load_state_dict(load_vla(folder).state_dict())
     return fingerprint(folder)
+
+
+def init_partial_from(model: VLA, folder: str) -> tuple[str, list[str]]:
+    """Copies the modules of a saved teacher whose tensors all match ``model``'s in name and shape, except
+    the normalisation buffers; returns its fingerprint and the tensors left at their initialisation."""
+    from policies.vla.checkpoint import fingerprint
+
+    saved = load_vla(folder).state_dict()
+    own = model.state_dict()
+    norm = ("state_mean", "state_std", "action_mean", "action_std")
+
+    def module(key: str) -> str:
+        return key.rpartition(".")[0] or key  # a top-level parameter is its own module
+
+    odd = {module(k) for k, v in own.items() if k not in saved or saved[k].shape != v.shape}
+    take = {k: v for k, v in saved.items() if k in own and module(k) not in odd and k not in norm}
+    model.load_state_dict(take, strict=False)
+    return fingerprint(folder), sorted(k for k in own if k not in take and k not in norm)
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -135,7 +166,7 @@ def resume_wip(model: VLA, cfg: TrainConfig) -> tuple[int, float]:
     The RNG restarts from the seed and the step, so a resumed run is reproducible but not the uninterrupted one."""
     meta = json.loads((Path(cfg.wip) / "train.json").read_text())
     saved = meta.get("train_config", {})
-    for key in ("features", "suites", "steps", "batch_size", "lr", "seed"):
+    for key in ("features", "suites", "steps", "batch_size", "lr", "seed", "init", "init_partial"):
         if key in saved and saved[key] != getattr(cfg, key):
             raise ValueError(f"resume point {cfg.wip} was trained with {key}={saved[key]!r}, not {getattr(cfg, key)!r}")
     init_from(model, cfg.wip)
@@ -206,8 +237,13 @@ def train(cfg: TrainConfig) -> VLA | None:
         f"loaded in {time.time() - t_load:.0f} s"
     )
     model = VLA(cfg.model)
-    init_sha1 = init_from(model, cfg.init) if cfg.init else None
-    if init_sha1 is None:
+    init_sha1, fresh = None, []
+    if cfg.init and cfg.init_partial:
+        init_sha1, fresh = init_partial_from(model, cfg.init)
+        print(f"warm start from {cfg.init}; initialised afresh: {', '.join(fresh)}")
+    elif cfg.init:
+        init_sha1 = init_from(model, cfg.init)
+    if init_sha1 is None or cfg.init_partial:
         fit_normalisation(model, trainset)
     model = model.to(device)
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "pos" not in n and "queries" not in n]
@@ -278,6 +314,7 @@ def train(cfg: TrainConfig) -> VLA | None:
         "val_loss": validate(model, valset, device, cfg),
         "tasks": [list(k) for k in trainset.task_keys],
         "init_sha1": init_sha1,
+        "init_fresh": fresh,
         "train_config": asdict(cfg),
     }
     save_vla(model.cpu(), cfg.export, meta)

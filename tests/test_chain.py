@@ -64,7 +64,10 @@ def test_a_dagger_round_trains_its_own_teacher_from_the_one_that_drove():
     assert train[train.index("--export") + 1] == "checkpoints/teacher_t_r2"
     assert "checkpoints/teacher_t_r2" in cmds["evaluate"] and "runs/eval_t_r2" in cmds["evaluate"]
     assert [p[0] for p in chain._split(cmds["render"])] == ["bench.render_demos"] * 2  # base and DAgger demos
-    assert "--init" not in chain.ChainConfig(name="t").commands()["train"]
+    assert "--init-partial" not in train  # the teacher that drove has the same architecture
+    first = chain.ChainConfig(name="t").commands()["train"]  # warm start from the committed teacher
+    assert first[first.index("--init") :][:3] == ["--init", "checkpoints/teacher", "--init-partial"]
+    assert "--init" not in chain.ChainConfig(name="t", warm_start="").commands()["train"]
 
 
 def test_keep_going_reruns_a_paused_train_stage_and_train_writes_a_resume_point(tmp_path, monkeypatch):

@@ -266,6 +266,35 @@ def test_training_starts_from_a_saved_teacher(tmp_path) -> None:
         train_main(["--features", str(tmp_path / "feats"), "--init", str(tmp_path / "nothing")])
 
 
+def test_warm_start_takes_the_matching_modules_of_a_teacher_with_other_features(tmp_path) -> None:
+    """--init-partial: trunk, language, proprio, queries and head from a teacher of the head's 3 x 3 features;
+    the visual norm and projection start random and the normalisation is fitted to the data."""
+    write_features(tmp_path / "feats", channels=112, hw=4, blocks=11)
+    old = tiny()  # final-stage features, 1280 per token
+    old.state_mean.fill_(3.0)
+    save_vla(old, tmp_path / "init")
+    cfg = TrainConfig(
+        features=str(tmp_path / "feats"), suites=["libero_spatial"], out=str(tmp_path / "run"),
+        export=str(tmp_path / "export"), results=str(tmp_path / "results"), steps=1, batch_size=4, warmup=1,
+        lr=0.0, val_every=2, threads=1, init=str(tmp_path / "init"), model=VLAConfig(**TINY, token_merge=2),
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="another architecture"):
+        train(cfg)  # a full start needs the same features
+    train(replace(cfg, init_partial=True))
+    got, want = load_vla(tmp_path / "export").state_dict(), load_vla(tmp_path / "init").state_dict()
+    assert got["vis_proj.weight"].shape != want["vis_proj.weight"].shape
+    assert not torch.equal(got["vis_proj.bias"], want["vis_proj.bias"])  # the whole module starts afresh
+    kept = ("trunk.", "lang_proj.", "state_proj.", "head.", "queries", "vis_pos")
+    same = [k for k in want if k.startswith(kept)]
+    assert len(same) > 20 and all(torch.equal(got[k], want[k]) for k in same)
+    assert not torch.equal(got["state_mean"], want["state_mean"])  # fitted to this data
+    meta = json.loads((tmp_path / "export" / "train.json").read_text())
+    assert meta["init_fresh"] == ["vis_norm.bias", "vis_norm.weight", "vis_proj.bias", "vis_proj.weight"]
+    assert f"--init {tmp_path / 'init'} --init-partial" in training_commands(tmp_path / "results")[0]
+    with pytest.raises(ValueError, match="init_partial needs init"):
+        TrainConfig(init_partial=True)
+
+
 def test_bf16_only_where_the_hardware_has_it(tmp_path, monkeypatch, capsys) -> None:
     """bf16 autocast runs only on native-bf16 hardware; elsewhere training runs (and records) fp32."""
     cpu = torch.device("cpu")
