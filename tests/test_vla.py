@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -41,6 +44,19 @@ def test_trunk_types_build_and_attend_both_ways(trunk_type: str) -> None:
     y = x.clone()
     y[0, -1] += 1.0  # a change in the last token must reach the first: bidirectional attention
     assert (m.run_trunk(x)[0, 0] - m.run_trunk(y)[0, 0]).abs().max() > 1e-4
+
+
+def test_camera_names_are_defined_once_and_the_vla_config_loads_no_simulator() -> None:
+    """``envs`` and the VLA read one ``CAMERAS``; ``policies.vla.config`` imports neither ``envs`` nor MuJoCo."""
+    from envs.base import CAMERAS as env_cameras
+    from policies.cameras import CAMERAS
+    from policies.vla import config
+
+    assert env_cameras is CAMERAS and config.CAMERAS is CAMERAS
+    code = "import sys, policies.vla.config; print([m for m in ('envs', 'mujoco', 'robosuite') if m in sys.modules])"
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root)
+    assert out.stdout.strip() == "[]"
 
 
 def test_unknown_trunk_type_is_a_clear_error() -> None:
