@@ -146,6 +146,17 @@ def test_every_vla_policy_has_a_table_name_and_a_marker() -> None:
     assert len(MARKERS) <= len(PALETTE), "two methods would share a plot colour"
 
 
+def test_table_names_are_the_registered_display_names() -> None:
+    """Tables name each policy by its ``PolicySpec.display_name``; a retired policy keeps its name and place."""
+    from bench.tables import METHOD_NAMES, RETIRED
+    from policies.registry import POLICIES
+
+    assert {n: METHOD_NAMES[n] for n in POLICIES} == {n: s.display_name for n, s in POLICIES.items()}
+    assert set(METHOD_NAMES) == set(POLICIES) | set(RETIRED)
+    names = list(METHOD_NAMES)
+    assert names.index("teacher_big") == names.index("teacher_obj50") + 1
+
+
 def test_failure_modes_split_stalled_from_moving_failures(tmp_path) -> None:
     """Failures whose arm stood still for their last 50+ steps count as stalled; older records without
     the field are left out, and a report with such records gains the failures table."""
