@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 from dataclasses import replace
@@ -280,6 +281,19 @@ def test_training_starts_from_a_saved_teacher(tmp_path) -> None:
         train(replace(cfg, out=str(tmp_path / "run2"), model=VLAConfig(**{**TINY, "hidden_size": 64})))
     with pytest.raises(SystemExit):
         train_main(["--features", str(tmp_path / "feats"), "--init", str(tmp_path / "nothing")])
+
+
+def test_the_cli_command_is_stored_and_printed(tmp_path) -> None:
+    """policies.train keeps the exact command line it ran with in the run's metadata; the report prints it."""
+    write_features(tmp_path / "feats")
+    argv = ["--features", str(tmp_path / "feats"), "--suite", "libero_spatial", "--out", str(tmp_path / "run")]
+    argv += ["--export", str(tmp_path / "export"), "--results", str(tmp_path / "results"), "--steps", "1"]
+    argv += ["--batch-size", "4", "--warmup", "1", "--val-every", "2", "--threads", "1"]
+    argv += [x for k, v in TINY.items() for x in ("--" + k.replace("_", "-"), str(v))]
+    train_main(argv)
+    meta = json.loads((tmp_path / "export" / "train.json").read_text())
+    assert meta["command"] == "python -m policies.train " + shlex.join(argv)
+    assert training_commands(tmp_path / "results") == [meta["command"] + "   # 0 min"]
 
 
 def test_warm_start_takes_the_matching_modules_of_a_teacher_with_other_features(tmp_path) -> None:
