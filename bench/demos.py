@@ -42,6 +42,7 @@ from tqdm import tqdm
 import envs
 from bench.interrupt import RunInterrupted, exit_interrupted, graceful_stop
 from bench.workers import EnvCache, parallel_map
+from policies.cameras import DEMO_IMAGE_KEYS
 
 _ENV = EnvCache()  # per worker process: the env of the task it is recording
 
@@ -250,7 +251,7 @@ def write_scene(g: h5py.Group, scene: Any) -> None:
 
 def write_images(g: h5py.Group, agentview: np.ndarray, wrist: np.ndarray) -> None:
     """The two camera streams of a demo group (``obs/agentview_rgb``, ``obs/eye_in_hand_rgb``), one chunk per frame."""
-    for key, frames in (("agentview_rgb", agentview), ("eye_in_hand_rgb", wrist)):
+    for key, frames in zip(DEMO_IMAGE_KEYS.values(), (agentview, wrist), strict=True):
         g.create_dataset(f"obs/{key}", data=frames, compression="lzf", chunks=(1, *frames.shape[1:]))
 
 

@@ -1,7 +1,8 @@
 """``results/README.md``: the report's tables and plots with the commands that regenerate them.
 
-The evaluation commands are rebuilt from the run configuration stored in every episode record,
-the training commands from the metadata stored next to the checkpoints.
+The evaluation commands are rebuilt from the run configuration stored in every episode record. A training
+command is the one stored with the run's metadata (runs started from the CLI), else it is rebuilt from the
+metadata stored next to the checkpoints (older runs and library calls).
 """
 
 from __future__ import annotations
@@ -120,7 +121,9 @@ def _distill_command(s: dict) -> str:
 
 def training_commands(root: Path, checkpoints: Path | None = None) -> list[str]:
     """Training commands from the run metadata in ``<root>/training/*.json`` (written by
-    ``policies.train`` and ``distill.run``), else from the checkpoints' own metadata."""
+    ``policies.train`` and ``distill.run``), else from the checkpoints' own metadata: the stored command
+    where there is one (the students of one ``distill.run`` share it: one line, their minutes summed),
+    else one rebuilt from the stored settings."""
     metas: dict[str, dict] = {}
     if checkpoints is not None:
         for path in [checkpoints / "teacher" / "train.json", *sorted((checkpoints / "students").glob("*/*.json"))]:
@@ -128,12 +131,18 @@ def training_commands(root: Path, checkpoints: Path | None = None) -> list[str]:
                 metas[path.parent.name] = json.loads(path.read_text())
     for path in sorted((root / "training").glob("*.json")):
         metas[path.stem] = json.loads(path.read_text())
-    out = []
+    rows: list[list] = []  # [command, wall seconds]
+    stored: dict[str, list] = {}  # a stored command's row
     for name in sorted(metas, key=lambda n: (n != "teacher", n)):
-        meta = metas[name]
-        cmd = _train_command(meta) if "train_config" in meta else _distill_command(meta)
-        out.append(f"{cmd}   # {meta['train_wall_s'] / 60:.0f} min")
-    return out
+        meta, cmd = metas[name], metas[name].get("command")
+        if cmd in stored:  # another budget of the same run
+            stored[cmd][1] += meta["train_wall_s"]
+            continue
+        line = cmd or (_train_command(meta) if "train_config" in meta else _distill_command(meta))
+        rows.append([line, meta["train_wall_s"]])
+        if cmd:
+            stored[cmd] = rows[-1]
+    return [f"{cmd}   # {wall / 60:.0f} min" for cmd, wall in rows]
 
 
 def write_readme(

@@ -32,9 +32,9 @@ from tqdm import tqdm
 from bench.demos import write_images
 from bench.interrupt import RunInterrupted, exit_interrupted, graceful_stop
 from bench.workers import parallel_map
-from envs.base import CAMERAS
 from envs.meshes import ALGORITHM
 from envs.render import RenderSettings
+from policies.cameras import CAMERAS
 
 COPIED = ("actions", "executed_actions", "obs/state", "rewards", "dones", "states")
 

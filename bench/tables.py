@@ -6,6 +6,7 @@ import pandas as pd
 
 from bench.failures import failure_table
 from bench.metrics import paired_diff_ci, rate_rows
+from policies.registry import POLICIES
 
 SUITE_NAMES = {
     "libero_spatial": "Spatial",
@@ -16,28 +17,21 @@ SUITE_NAMES = {
 }
 COLUMNS = ["Spatial", "Object", "Goal", "Long", "Lift", "Stack", "PickPlaceCan"]
 LIBERO = ["Spatial", "Object", "Goal", "Long"]
-METHOD_NAMES = {
-    "expert": "Scripted expert (privileged state)",
-    "teacher": "Teacher VLA",
-    "teacher_obj50": "Teacher VLA, 50 Object demos per task (30 + 20 noisy)",
-    "teacher_big": "Teacher VLA fine-tuned on 80-120 demos for its weak tasks",
-    "teacher_nogrip": "Teacher VLA fine-tuned without finger joints in its proprio",
-    "student": "ActDistill",
-    "student_authors": "ActDistill, authors' variant (token graph, input router)",
-    "student_nodistill": "ActDistill, teacher distillation off (graph terms kept)",
-    "student_graphoff": "ActDistill, graph terms off (teacher distillation kept)",
-    "student_noise": "ActDistill, trained with proprio noise (the teacher's recipe)",
-    "student_long": "ActDistill, twice the fine-tuning steps (2400)",
-    "student_anneal": "ActDistill, teacher terms annealed to 0 over training",
-    "student_late": "ActDistill, teacher terms rising from 0 over training",
-    "student_agree": "ActDistill, distillation weighted by teacher-demo agreement",
-    "nograph": "Router, no graph (MoLe-VLA-like)",
-    "truncate": "Static truncation",
-    "uniform": "Static uniform skip",
-    "random": "Random routing",
-    "early_exit": "Early exit (DeeR-VLA-like)",
-    "dense": "Dense, matching FLOPs, from scratch",
-}
+# policies no longer registered whose results a report may still read: name -> (the name it follows, table name)
+RETIRED = {"teacher_big": ("teacher_obj50", "Teacher VLA fine-tuned on 80-120 demos for its weak tasks")}
+
+
+def method_names() -> dict[str, str]:
+    """The table name of every registered policy (its ``PolicySpec.display_name``) in registration order,
+    which is the tables' row order, with the retired policies in their old places."""
+    names: dict[str, str] = {}
+    for name, spec in POLICIES.items():
+        names[name] = spec.display_name
+        names |= {r: d for r, (after, d) in RETIRED.items() if after == name}
+    return names
+
+
+METHOD_NAMES = method_names()  # ``import bench`` has registered every policy (``distill``'s too) by now
 
 
 def split_label(label: str) -> tuple[str, float | None]:

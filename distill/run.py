@@ -18,6 +18,7 @@ import argparse
 from distill.graph import GraphConfig
 from distill.router import RouterConfig
 from distill.train import GUIDANCE, LOSS_WEIGHTS, METHODS, DistillConfig, ResumeMismatch, run
+from policies.training import cli_command
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> None:
     except ValueError as e:
         p.error(str(e))
     try:
-        run(cfg)
+        run(cfg, command=cli_command("distill.run", argv))
     except ResumeMismatch as e:
         p.error(str(e))
 

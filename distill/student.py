@@ -15,7 +15,7 @@ from torch import nn
 
 from distill.router import RouterConfig, make_router
 from distill.routing import ROUTINGS, make_routing, static_mask
-from policies.vla.config import CAMERAS
+from policies.cameras import CAMERAS
 from policies.vla.model import VLA
 
 

@@ -417,7 +417,9 @@ def calibrate(student: RoutedVLA, val: FrameSet, device: torch.device) -> dict[s
     return {"threshold": t, "fraction": frac, "val_l1": err}
 
 
-def run(cfg: DistillConfig) -> dict[float, dict[str, float]]:
+def run(cfg: DistillConfig, command: str | None = None) -> dict[float, dict[str, float]]:
+    """Trains a student per budget and exports each; ``command``: the command line that started the run
+    (``distill.run``), kept in every student's metadata; None from a library call."""
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     device = pick_device(cfg.device)
@@ -460,6 +462,7 @@ def run(cfg: DistillConfig) -> dict[float, dict[str, float]]:
             "weights": changed_weights(cfg),
             "calibration": cal,
             "train_wall_s": round(time.time() - t0, 1),
+            **({"command": command} if command else {}),
         }
         folder = Path(cfg.export) / f"{cfg.name}_b{budget:g}"
         save_student(student.cpu(), teacher.cpu(), folder, os.path.relpath(cfg.teacher, folder), meta)

@@ -24,6 +24,7 @@ from gymnasium import spaces
 from envs import forward_memo
 from envs.errors import RendererError, SimulationError
 from envs.render import FastRenderer, RenderSettings, SimplifiedRenderer
+from policies.cameras import CAMERAS
 
 STATE_LAYOUT: dict[str, slice] = {
     "eef_pos": slice(0, 3),
@@ -32,7 +33,6 @@ STATE_LAYOUT: dict[str, slice] = {
     "joint_pos": slice(11, 18),
 }
 STATE_DIM = 18
-CAMERAS = {"agentview": "agentview", "wrist": "robot0_eye_in_hand"}
 SETTLE_ACTION = np.array([0, 0, 0, 0, 0, 0, -1], dtype=np.float64)
 _W = mujoco.mjtWarning
 UNSTABLE_WARNINGS = (_W.mjWARN_BADQACC, _W.mjWARN_BADQPOS, _W.mjWARN_BADQVEL)

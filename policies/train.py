@@ -29,6 +29,7 @@ from tqdm import tqdm
 
 from policies.training import (  # noqa: F401  (use_bf16 re-exported for callers of policies.train)
     atomic_save,
+    cli_command,
     effective_precision,
     perturb_state,
     pick_device,
@@ -213,8 +214,9 @@ def validate(model: VLA, val: FrameSet, device: torch.device, cfg: TrainConfig, 
 PAUSED = 3  # exit status of a run stopped by --max-minutes before its last step (bench.chain reruns it)
 
 
-def train(cfg: TrainConfig) -> VLA | None:
-    """Trains (resuming from ``<out>/last.pt``) and exports; None if ``max_minutes`` paused it first."""
+def train(cfg: TrainConfig, command: str | None = None) -> VLA | None:
+    """Trains (resuming from ``<out>/last.pt``) and exports; None if ``max_minutes`` paused it first.
+    ``command``: the command line that started it (``main``), kept in the metadata; None from a library call."""
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     device = pick_device(cfg.device)
@@ -316,6 +318,7 @@ def train(cfg: TrainConfig) -> VLA | None:
         "init_sha1": init_sha1,
         "init_fresh": fresh,
         "train_config": asdict(cfg),
+        **({"command": command} if command else {}),
     }
     save_vla(model.cpu(), cfg.export, meta)
     record_training(cfg.results, Path(cfg.export).name, meta)
@@ -364,7 +367,7 @@ def main(argv: list[str] | None = None) -> None:
             check_init(cfg)
     except ValueError as e:
         p.error(str(e))
-    if train(cfg) is None:
+    if train(cfg, command=cli_command("policies.train", argv)) is None:
         raise SystemExit(PAUSED)
 
 

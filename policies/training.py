@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -14,9 +16,14 @@ import torch
 from policies.paths import training_path
 
 
+def cli_command(module: str, argv: list[str] | None) -> str:
+    """The command line a CLI ran as, ``python -m <module> <argv>`` (``argv`` None: this process's ``sys.argv``)."""
+    return shlex.join(["python", "-m", module, *(sys.argv[1:] if argv is None else argv)])
+
+
 def record_training(results: str | Path, name: str, meta: dict[str, Any]) -> Path:
     """Keeps a training run's metadata under ``<results>/training/`` so the report can print the command
-    even where the weights are not committed (baselines)."""
+    even where the weights are not committed (baselines). Runs started from a CLI store it (``command``)."""
     path = training_path(results, name)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(meta, indent=2) + "\n")

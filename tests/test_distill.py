@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shlex
 
 import pytest
 import torch
@@ -257,13 +258,34 @@ def test_distill_end_to_end(tmp_path, capsys, method, graph, router, relation) -
             run(cfg)
 
 
+def test_the_cli_command_is_stored_and_printed(tmp_path, monkeypatch) -> None:
+    """distill.run hands its exact command line to the run, which keeps it in each student's metadata; the
+    report prints it instead of rebuilding one."""
+    commands = []
+    monkeypatch.setattr("distill.run.run", lambda cfg, command=None: commands.append(command))
+    argv = ["--method", "truncate", "--budgets", "0.25", "0.5", "--out", "runs/a b"]
+    distill_main(argv)
+    assert commands == ["python -m distill.run " + shlex.join(argv)]
+    write_features(tmp_path / "feats")
+    save_vla(tiny_teacher(), tmp_path / "teacher")
+    cfg = DistillConfig(
+        teacher=str(tmp_path / "teacher"), features=str(tmp_path / "feats"), out=str(tmp_path / "run"),
+        export=str(tmp_path / "students"), results=str(tmp_path / "results"), method="truncate",
+        suites=["libero_spatial"], budgets=[0.5], steps=2, batch_size=8, val_every=2, threads=1, bf16=False,
+    )  # fmt: skip
+    run(cfg, command="python -m distill.run --method truncate --budgets 0.5 --steps 2")
+    meta = json.loads((tmp_path / "students" / "truncate_b0.5" / "student.json").read_text())
+    assert meta["command"] == "python -m distill.run --method truncate --budgets 0.5 --steps 2"
+    assert training_commands(tmp_path / "results") == [meta["command"] + "   # 0 min"]
+
+
 def test_loss_weight_ablations(tmp_path, monkeypatch) -> None:
     """A zero weight switches its term off: no graph terms means no stage 1; the weights are recorded
     and the rebuilt training command repeats them."""
     with pytest.raises(ValueError, match="w_distill must be >= 0"):
         DistillConfig(w_distill=-1.0)
     seen = []
-    monkeypatch.setattr("distill.run.run", seen.append)
+    monkeypatch.setattr("distill.run.run", lambda cfg, command=None: seen.append(cfg))
     distill_main(["--name", "actdistill_graphoff", "--w-node", "0", "--w-rel", "0", "--w-prior", "0"])
     assert changed_weights(seen[0]) == {"w_node": 0.0, "w_rel": 0.0, "w_prior": 0.0} and not uses_graph(seen[0])
     nodistill = DistillConfig(name="actdistill_nodistill", w_distill=0.0)
@@ -291,7 +313,7 @@ def test_state_noise_augments_training_and_is_recorded(tmp_path, monkeypatch) ->
     with pytest.raises(ValueError, match="state_noise must be >= 0"):
         DistillConfig(state_noise=-0.1)
     seen = []
-    monkeypatch.setattr("distill.run.run", seen.append)
+    monkeypatch.setattr("distill.run.run", lambda cfg, command=None: seen.append(cfg))
     distill_main(["--method", "nograph", "--state-noise", "0.1"])
     assert seen[0].state_noise == 0.1
     write_features(tmp_path / "feats")
@@ -336,7 +358,7 @@ def test_guidance_weights_the_teacher_terms(tmp_path, monkeypatch) -> None:
     w = frame_weights(DistillConfig(guidance="agree"), t_chunk, target)
     assert torch.allclose(w.mean(), torch.tensor(1.0)) and w[0] > w[1] > w[2] and w[2] < 0.3
     seen = []
-    monkeypatch.setattr("distill.run.run", seen.append)
+    monkeypatch.setattr("distill.run.run", lambda cfg, command=None: seen.append(cfg))
     distill_main(["--guidance", "anneal"])
     assert seen[0].guidance == "anneal"
     write_features(tmp_path / "feats")

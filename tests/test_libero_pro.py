@@ -1,5 +1,8 @@
 """LIBERO-PRO suites in the registry and language probes (no simulator)."""
 
+import ast
+from pathlib import Path
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -7,6 +10,7 @@ from gymnasium import spaces
 
 import envs
 from bench.run import RunConfig, records_path
+from envs import libero_pro
 from envs.libero_pro import SuiteUnavailableError, classify, discover, suite_status, task_instruction
 from envs.probes import UNRELATED_INSTRUCTION, InstructionProbe, apply_probe, probe_instruction
 
@@ -19,6 +23,15 @@ def test_every_package_suite_is_registered():
     assert (spec.base_suite, spec.perturbation, spec.num_tasks) == ("libero_spatial", "new_object", 10)
     assert gym.spec("vlabench/libero_spatial_swap-0-v0").max_episode_steps == 280  # the base suite's limit
     assert gym.spec("vlabench/libero_10_lan-0-v0").max_episode_steps == 520
+
+
+def test_libero_pro_imports_no_other_envs_module():
+    """``envs.libero`` imports ``envs.libero_pro``, never the other way (the episode limits live there)."""
+    tree = ast.parse(Path(libero_pro.__file__).read_text())
+    imported = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    assert not [m for m in imported if m == "envs" or m.startswith("envs.")]
+    assert libero_pro.LIBERO_MAX_STEPS["libero_goal"] == 300
 
 
 @pytest.mark.parametrize(

@@ -95,6 +95,26 @@ def test_report_tables_plots_and_readme(tmp_path) -> None:
     assert "## Ablation at budget 0.25" in readme and (root / "tables" / "ablation_b0.25.tex").exists()
 
 
+def test_training_commands_print_the_stored_command(tmp_path) -> None:
+    """A stored command is printed as it is, once for the students of one run (their minutes summed);
+    metadata without one (older runs, library calls) still gets a rebuilt command."""
+    from bench.readme import training_commands
+
+    cmd = "python -m distill.run --budgets 0.25 0.5"
+    metas = {
+        "actdistill_b0.25": {"command": cmd, "train_wall_s": 60},
+        "actdistill_b0.5": {"command": cmd, "train_wall_s": 120},
+        "nograph_b0.5": {"method": "nograph", "student": {"budget": 0.5}, "steps": 2000, "train_wall_s": 600},
+    }
+    (tmp_path / "training").mkdir()
+    for name, meta in metas.items():
+        (tmp_path / "training" / f"{name}.json").write_text(json.dumps(meta))
+    assert training_commands(tmp_path) == [
+        f"{cmd}   # 3 min",
+        "python -m distill.run --method nograph --budgets 0.5 --steps 2000   # 10 min",
+    ]
+
+
 def test_eval_commands_collapse_resumed_extensions() -> None:
     base = {"policy": "teacher", "budget": None, "suites": ["libero_spatial"], "tasks": None, "cost": True}
     cfgs = [base | {"episodes_per_task": n, "workers": w} for n, w in ((10, 1), (50, 2), (20, 2))]
@@ -144,6 +164,17 @@ def test_every_vla_policy_has_a_table_name_and_a_marker() -> None:
     for name in routed:
         assert name in METHOD_NAMES and name in MARKERS, name
     assert len(MARKERS) <= len(PALETTE), "two methods would share a plot colour"
+
+
+def test_table_names_are_the_registered_display_names() -> None:
+    """Tables name each policy by its ``PolicySpec.display_name``; a retired policy keeps its name and place."""
+    from bench.tables import METHOD_NAMES, RETIRED
+    from policies.registry import POLICIES
+
+    assert {n: METHOD_NAMES[n] for n in POLICIES} == {n: s.display_name for n, s in POLICIES.items()}
+    assert set(METHOD_NAMES) == set(POLICIES) | set(RETIRED)
+    names = list(METHOD_NAMES)
+    assert names.index("teacher_big") == names.index("teacher_obj50") + 1
 
 
 def test_failure_modes_split_stalled_from_moving_failures(tmp_path) -> None:

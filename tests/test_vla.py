@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import shlex
+import subprocess
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -41,6 +45,19 @@ def test_trunk_types_build_and_attend_both_ways(trunk_type: str) -> None:
     y = x.clone()
     y[0, -1] += 1.0  # a change in the last token must reach the first: bidirectional attention
     assert (m.run_trunk(x)[0, 0] - m.run_trunk(y)[0, 0]).abs().max() > 1e-4
+
+
+def test_camera_names_are_defined_once_and_the_vla_config_loads_no_simulator() -> None:
+    """``envs`` and the VLA read one ``CAMERAS``; ``policies.vla.config`` imports neither ``envs`` nor MuJoCo."""
+    from envs.base import CAMERAS as env_cameras
+    from policies.cameras import CAMERAS
+    from policies.vla import config
+
+    assert env_cameras is CAMERAS and config.CAMERAS is CAMERAS
+    code = "import sys, policies.vla.config; print([m for m in ('envs', 'mujoco', 'robosuite') if m in sys.modules])"
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root)
+    assert out.stdout.strip() == "[]"
 
 
 def test_unknown_trunk_type_is_a_clear_error() -> None:
@@ -264,6 +281,19 @@ def test_training_starts_from_a_saved_teacher(tmp_path) -> None:
         train(replace(cfg, out=str(tmp_path / "run2"), model=VLAConfig(**{**TINY, "hidden_size": 64})))
     with pytest.raises(SystemExit):
         train_main(["--features", str(tmp_path / "feats"), "--init", str(tmp_path / "nothing")])
+
+
+def test_the_cli_command_is_stored_and_printed(tmp_path) -> None:
+    """policies.train keeps the exact command line it ran with in the run's metadata; the report prints it."""
+    write_features(tmp_path / "feats")
+    argv = ["--features", str(tmp_path / "feats"), "--suite", "libero_spatial", "--out", str(tmp_path / "run")]
+    argv += ["--export", str(tmp_path / "export"), "--results", str(tmp_path / "results"), "--steps", "1"]
+    argv += ["--batch-size", "4", "--warmup", "1", "--val-every", "2", "--threads", "1"]
+    argv += [x for k, v in TINY.items() for x in ("--" + k.replace("_", "-"), str(v))]
+    train_main(argv)
+    meta = json.loads((tmp_path / "export" / "train.json").read_text())
+    assert meta["command"] == "python -m policies.train " + shlex.join(argv)
+    assert training_commands(tmp_path / "results") == [meta["command"] + "   # 0 min"]
 
 
 def test_warm_start_takes_the_matching_modules_of_a_teacher_with_other_features(tmp_path) -> None:

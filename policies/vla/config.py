@@ -6,9 +6,8 @@ import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from policies.cameras import CAMERAS
 from policies.vla.encoders import TEXT_FEATURE_DIM, check_blocks, feature_channels, feature_stride
-
-CAMERAS = ("agentview", "wrist")
 
 
 @dataclass

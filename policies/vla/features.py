@@ -27,9 +27,10 @@ import torch
 from tqdm import tqdm
 
 from envs.render import RenderSettings
+from policies.cameras import DEMO_IMAGE_KEYS
 from policies.vla.encoders import check_blocks, encode_images, text_encoder
 
-IMAGE_KEYS = ("agentview_rgb", "eye_in_hand_rgb")  # camera order = policies.vla.config.CAMERAS
+IMAGE_KEYS = tuple(DEMO_IMAGE_KEYS.values())  # in the order of policies.cameras.CAMERAS
 
 
 def _steps(g: h5py.Group) -> np.ndarray:

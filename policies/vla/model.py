@@ -16,7 +16,8 @@ import torch
 from torch import nn
 from transformers import AutoConfig, AutoModel
 
-from policies.vla.config import CAMERAS, VLAConfig
+from policies.cameras import CAMERAS
+from policies.vla.config import VLAConfig
 
 LayerHook = Callable[[int, torch.Tensor], None]
 Decision = bool | torch.Tensor  # how one layer runs, see ``VLA.apply_layer``

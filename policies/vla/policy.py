@@ -21,9 +21,9 @@ import numpy as np
 import torch
 
 from policies.base import Policy
+from policies.cameras import CAMERAS
 from policies.paths import TEACHER
 from policies.vla.checkpoint import load_vla
-from policies.vla.config import CAMERAS
 from policies.vla.encoders import image_encoder, text_encoder
 from policies.vla.model import VLA
 
