@@ -55,6 +55,7 @@ class ChainConfig:
     finger_dropout: float = 0.5  # per training frame, the finger joints hidden with this probability
     # 3000 steps warm-started: a step is 2.9 s at batch 64 on a 2-core AVX2 CPU, and from scratch needed 5000-6000
     train_steps: int = 3000
+    train_lr: float = 0.0  # peak learning rate; 0: policies.train's default (3e-4)
     train_init: str = ""  # fine-tune from a teacher folder (same architecture) instead of the warm start
     # warm start across visual features (policies.train --init-partial): trunk, language, proprio, queries and
     # head from this teacher, the visual projection random; "" trains from a random initialisation
@@ -118,6 +119,8 @@ class ChainConfig:
         tr += ["--out", f"runs/teacher_{tag}", "--export", export, "--device", self.device]
         tr += ["--image-size", str(self.image_size), "--max-minutes", f"{self.train_minutes:g}"]
         tr += ["--token-merge", str(self.token_merge), "--finger-dropout", f"{self.finger_dropout:g}"]
+        if self.train_lr:
+            tr += ["--lr", f"{self.train_lr:g}"]
         if init:
             tr += ["--init", init]
         elif self.warm_start:

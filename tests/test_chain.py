@@ -64,6 +64,9 @@ def test_a_dagger_round_trains_its_own_teacher_from_the_one_that_drove():
     assert train[train.index("--export") + 1] == "checkpoints/teacher_t_r2"
     assert "checkpoints/teacher_t_r2" in cmds["evaluate"] and "runs/eval_t_r2" in cmds["evaluate"]
     assert [p[0] for p in chain._split(cmds["render"])] == ["bench.render_demos"] * 2  # base and DAgger demos
+    assert "--lr" not in train  # policies.train's default unless asked
+    tuned = chain.ChainConfig(name="t", train_lr=1e-4, **drove).commands()["train"]
+    assert tuned[tuned.index("--lr") + 1] == "0.0001"
     assert "--init-partial" not in train  # the teacher that drove has the same architecture
     first = chain.ChainConfig(name="t").commands()["train"]  # warm start from the committed teacher
     assert first[first.index("--init") :][:3] == ["--init", "checkpoints/teacher", "--init-partial"]
