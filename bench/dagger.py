@@ -33,7 +33,7 @@ import numpy as np
 from tqdm import tqdm
 
 import envs
-from bench.demos import DemoConfig, _write, sim_state, task_file
+from bench.demo_files import DemoConfig, Job, sim_state, task_file, write_demo
 from bench.interrupt import RunInterrupted, exit_interrupted, graceful_stop
 from bench.workers import EnvCache, parallel_map
 
@@ -89,7 +89,6 @@ def _build(cfg: DaggerConfig, suite: str, task_id: int) -> tuple[Any, Any]:
 
 def run_episode(job: tuple[DaggerConfig, str, int, int]) -> dict[str, Any]:
     """One episode: policy until the takeover, then the resumed expert; returns the expert's part."""
-    from bench.demos import Job
     from envs.render import SceneTrack
     from policies.expert import ScriptedExpert
 
@@ -175,10 +174,10 @@ def _demo_cfg(cfg: DaggerConfig) -> DemoConfig:
 
 
 def _store(cfg: DaggerConfig, res: dict[str, Any]) -> None:
-    path = task_file(_demo_cfg(cfg), res["suite"], res["task_id"])
+    path = task_file(cfg.out, res["suite"], res["task_id"])
     path.parent.mkdir(parents=True, exist_ok=True)
     if res["written"]:
-        _write(_demo_cfg(cfg), res["ep"])
+        write_demo(cfg.out, res["ep"])
     with h5py.File(path, "a") as f:
         data = f.require_group("data")
         if res["written"]:
@@ -191,7 +190,7 @@ def _store(cfg: DaggerConfig, res: dict[str, Any]) -> None:
 
 def _header(cfg: DaggerConfig, suite: str, task_id: int) -> None:
     env = envs.make_env(suite, task_id, render_images=False).unwrapped
-    path = task_file(_demo_cfg(cfg), suite, task_id)
+    path = task_file(cfg.out, suite, task_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     with h5py.File(path, "a") as f:
         data = f.require_group("data")
@@ -210,7 +209,7 @@ def run(cfg: DaggerConfig) -> dict[str, int]:
     jobs = []
     for suite in cfg.suites:
         for task_id in cfg.tasks if cfg.tasks is not None else range(envs.get_suite(suite).num_tasks):
-            path = task_file(_demo_cfg(cfg), suite, task_id)
+            path = task_file(cfg.out, suite, task_id)
             if not path.exists():
                 _header(cfg, suite, task_id)
             done = _log(path)

@@ -29,7 +29,7 @@ import h5py
 import numpy as np
 from tqdm import tqdm
 
-from bench.demos import write_images
+from bench.demo_files import write_images
 from bench.interrupt import RunInterrupted, exit_interrupted, graceful_stop
 from bench.workers import parallel_map
 from envs.meshes import ALGORITHM
