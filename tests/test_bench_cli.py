@@ -51,7 +51,7 @@ def test_run_writes_records_and_resumes(tmp_path, capsys):
     assert 0.0 < summary["ci95_low"][0] < 1.0 == summary["ci95_high"][0]
     run.main(args)  # everything recorded: nothing re-run, nothing appended
     assert len(read_records(path)) == 2
-    from bench.grasp_offsets import offsets  # the replay follows the trace and finds where the hand closed
+    from bench.diagnostics.grasp_offsets import offsets  # the replay follows the trace and finds where the hand closed
 
     rows = offsets(tmp_path, "expert")
     assert [r["init_state"] for r in rows] == [0, 1] and all(r["success"] for r in rows)
@@ -278,8 +278,8 @@ def test_gates_benchmark_compares_both_gate_paths(tmp_path, capsys):
 
 
 def test_copycat_probe_changes_only_the_finger_proprio(capsys):
-    """bench.copycat: the actual proprio first, then one row per finger opening, all at the same step."""
-    from bench import copycat
+    """bench.diagnostics.copycat: the actual proprio first, then one row per finger opening, all at the same step."""
+    from bench.diagnostics import copycat
 
     rows = copycat.probe("teacher", "robosuite", 0, 0, at=3, fingers=[0.04, 0.0])
     assert [r["fingers"] for r in rows][1:] == ["0.04", "0"] and rows[0]["fingers"].startswith("actual")

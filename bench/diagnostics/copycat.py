@@ -1,7 +1,7 @@
 """Counterfactual probe of the copycat shortcut: does a VLA close its hand because its fingers are closing?
 
 Usage:
-    python -m bench.copycat --policy teacher --suite libero_object --task 3 --init 0 --at 120
+    python -m bench.diagnostics.copycat --policy teacher --suite libero_object --task 3 --init 0 --at 120
 
 Runs the policy from an official init state (with the seed ``bench.run`` gives that episode) for
 ``--at`` steps, then calls the model on that same observation with the finger joints (proprio dims

@@ -3,7 +3,7 @@ grip site's offset from the cube at the first close command.
 
 Usage:
     python -m bench.run --policy teacher --suite robosuite --tasks 0 --episodes-per-task 50 --trace --out RUN
-    python -m bench.grasp_offsets --run RUN --policy teacher
+    python -m bench.diagnostics.grasp_offsets --run RUN --policy teacher
 
 Episodes are deterministic for a given seed and init state (README, "Environments"), so replaying the
 recorded actions reproduces the end-effector path (checked: the replayed proprio must match the
