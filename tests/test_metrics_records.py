@@ -51,3 +51,35 @@ def test_half_written_line_is_dropped(tmp_path):
     append_record(path, {"a": 4})
     assert [r["a"] for r in read_records(path)] == [1, 2, 4]
     assert all(json.loads(line) for line in path.read_text().splitlines())
+
+
+def _eval_run(root, weights, outcomes, render_path="simplified"):
+    """A run folder with one libero_spatial record per (task, init state) -> success."""
+    from bench.records import append_record
+
+    for (task, init), ok in outcomes.items():
+        rec = {"suite": "libero_spatial", "task_id": task, "init_state": init, "seed": 100 * task + init}
+        rec |= {"success": ok, "error": None, "env": {"render_path": render_path}, "config": {"weights_sha1": weights}}
+        append_record(root / "episodes" / "teacher" / "libero_spatial.jsonl", rec)
+    return root
+
+
+def test_compare_pairs_two_runs_on_the_episodes_both_ran(tmp_path, capsys):
+    from bench import compare
+
+    a = _eval_run(tmp_path / "a", "w1", {(0, 0): True, (0, 1): True, (1, 0): False, (1, 1): True, (2, 0): True})
+    b = _eval_run(tmp_path / "b", "w0", {(0, 0): False, (0, 1): True, (1, 0): True, (1, 1): False})
+    pairs = compare.paired(compare.load_run(a), compare.load_run(b))
+    assert len(pairs) == 4  # (2, 0) only in A: not paired
+    row = compare.table(pairs).iloc[0]
+    assert row.n == 4 and row["A"].startswith("3/4") and row["B"].startswith("2/4") and row["+ / -"] == "+2 / -1"
+    assert row["A - B (points)"].startswith("+25.0")
+    per_task = compare.table(pairs, per_task=True)
+    assert per_task.task_id.tolist() == [0, 1] and per_task["+ / -"].tolist() == ["+1 / -0", "+1 / -1"]
+    with pytest.raises(ValueError, match="render paths"):
+        compare.paired(compare.load_run(a), compare.load_run(_eval_run(tmp_path / "c", "w2", {(0, 0): 1}, "full")))
+    with pytest.raises(ValueError, match="same weights"):
+        compare.paired(compare.load_run(a), compare.load_run(a))
+    with pytest.raises(SystemExit):
+        compare.main([str(a), str(tmp_path / "missing")])
+    assert "no episode records" in capsys.readouterr().err

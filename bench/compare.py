@@ -1,0 +1,108 @@
+"""Paired comparison of two evaluation runs of a policy (e.g. a DAgger round against the teacher that drove it).
+
+Usage:
+    python -m bench.compare runs/eval_fb3000_r1 runs/eval_fb3000            # per suite
+    python -m bench.compare runs/eval_fb3000_r1 runs/eval_fb3000 --per-task --out docs/dagger_r1.md
+
+Reads ``<run>/episodes/<policy>/<suite>.jsonl`` of both runs and pairs the episodes both ran (same suite,
+task, init state and seed: ``bench.run`` gives an episode the same seed in every run). Prints, per suite
+(and per task with ``--per-task``), both success rates with their 95% Wilson intervals, the difference in
+points with Newcombe's paired 95% interval, and the discordant pairs (+ solved only by A, - only by B).
+Refuses runs whose episodes were rendered on different render paths or run with the same weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from bench.metrics import format_rate, paired_diff_ci
+from bench.records import read_records
+
+KEY = ["suite", "task_id", "init_state", "seed"]
+
+
+def load_run(run: str | Path, policy: str = "teacher") -> pd.DataFrame:
+    """One row per finished episode of ``policy`` in ``run``: the pairing key, success, render path and weights."""
+    folder = Path(run) / "episodes" / policy
+    rows = []
+    for path in sorted(folder.glob("*.jsonl")):
+        for r in read_records(path):
+            if r.get("error"):
+                continue
+            rows.append(
+                {
+                    **{k: r[k] for k in KEY},
+                    "success": bool(r["success"]),
+                    "render_path": r["env"].get("render_path"),
+                    "weights": r["config"].get("weights_sha1"),
+                }
+            )
+    if not rows:
+        raise FileNotFoundError(f"no episode records of {policy!r} under {folder}")
+    return pd.DataFrame(rows).drop_duplicates(KEY, keep="last")
+
+
+def paired(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
+    """The episodes both runs ran, with columns ``a`` and ``b`` (success); checks render paths and weights."""
+    paths = set(a.render_path) | set(b.render_path)
+    if len(paths) > 1:
+        raise ValueError(f"the runs were rendered on different render paths {sorted(map(str, paths))}")
+    if set(a.weights) & set(b.weights):
+        raise ValueError("both runs hold episodes of the same weights: nothing to compare")
+    both = a.set_index(KEY)[["success"]].join(b.set_index(KEY)[["success"]], how="inner", lsuffix="_a", rsuffix="_b")
+    if both.empty:
+        raise ValueError("the runs share no episode (suite, task, init state, seed)")
+    return both.rename(columns={"success_a": "a", "success_b": "b"}).reset_index()
+
+
+def table(pairs: pd.DataFrame, per_task: bool = False) -> pd.DataFrame:
+    """One row per suite (or per suite and task): n, both rates, the paired difference and the discordant pairs."""
+    by = ["suite", "task_id"] if per_task else ["suite"]
+    rows = []
+    for key, g in pairs.groupby(by, sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        d, lo, hi = paired_diff_ci(g.a.tolist(), g.b.tolist())
+        rows.append(
+            {
+                **dict(zip(by, key, strict=True)),
+                "n": len(g),
+                "A": format_rate(int(g.a.sum()), len(g)),
+                "B": format_rate(int(g.b.sum()), len(g)),
+                "A - B (points)": f"{100 * d:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}]",
+                "+ / -": f"+{int((g.a & ~g.b).sum())} / -{int((g.b & ~g.a).sum())}",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run_a", help="run folder of A (the candidate)")
+    p.add_argument("run_b", help="run folder of B (the reference)")
+    p.add_argument("--policy", default="teacher", help="policy whose records both runs hold")
+    p.add_argument("--per-task", action="store_true", help="one row per task as well")
+    p.add_argument("--out", default="", help="also write the table(s) as Markdown to this file")
+    args = p.parse_args(argv)
+    try:
+        pairs = paired(load_run(args.run_a, args.policy), load_run(args.run_b, args.policy))
+    except (FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    parts = [
+        f"A = {args.run_a}, B = {args.run_b} ({args.policy}), paired episodes\n",
+        table(pairs).to_markdown(index=False),
+    ]
+    if args.per_task:
+        parts += ["", table(pairs, per_task=True).to_markdown(index=False)]
+    text = "\n".join(parts) + "\n"
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text)
+
+
+if __name__ == "__main__":
+    main()
