@@ -77,6 +77,8 @@ class ChainConfig:
             raise ValueError(f"unknown stages {sorted(unknown)}; choose from {list(STAGES)}")
         if self.workers < 1 or self.demos_per_task < 1 or self.train_steps < 1:
             raise ValueError("workers, demos_per_task and train_steps must be >= 1")
+        if self.train_lr < 0:
+            raise ValueError("train_lr must be >= 0 (0: policies.train's default)")
 
     @property
     def log(self) -> Path:

@@ -8,7 +8,8 @@ Reads ``<run>/episodes/<policy>/<suite>.jsonl`` of both runs and pairs the episo
 task, init state and seed: ``bench.run`` gives an episode the same seed in every run). Prints, per suite
 (and per task with ``--per-task``), both success rates with their 95% Wilson intervals, the difference in
 points with Newcombe's paired 95% interval, and the discordant pairs (+ solved only by A, - only by B).
-Refuses runs whose episodes were rendered on different render paths or run with the same weights.
+An episode that ended in an error counts as a failure, as in ``bench.report``. Refuses runs whose
+episodes were rendered on different render paths (face budgets included) or run with the same weights.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import pandas as pd
 
 from bench.metrics import format_rate, paired_diff_ci
 from bench.records import read_records
+from bench.tables import to_markdown
+from envs.render import RenderSettings
 
 KEY = ["suite", "task_id", "init_state", "seed"]
 
@@ -31,14 +34,12 @@ def load_run(run: str | Path, policy: str = "teacher") -> pd.DataFrame:
     rows = []
     for path in sorted(folder.glob("*.jsonl")):
         for r in read_records(path):
-            if r.get("error"):
-                continue
             rows.append(
                 {
                     **{k: r[k] for k in KEY},
-                    "success": bool(r["success"]),
-                    "render_path": r["env"].get("render_path"),
-                    "weights": r["config"].get("weights_sha1"),
+                    "success": bool(r.get("success")) and not r.get("error"),
+                    "render_path": RenderSettings.from_record(r["env"]).label(),
+                    "weights": r.get("weights_sha1") or r.get("config", {}).get("weights_sha1"),
                 }
             )
     if not rows:
@@ -51,7 +52,7 @@ def paired(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
     paths = set(a.render_path) | set(b.render_path)
     if len(paths) > 1:
         raise ValueError(f"the runs were rendered on different render paths {sorted(map(str, paths))}")
-    if set(a.weights) & set(b.weights):
+    if (set(a.weights) & set(b.weights)) - {None}:
         raise ValueError("both runs hold episodes of the same weights: nothing to compare")
     both = a.set_index(KEY)[["success"]].join(b.set_index(KEY)[["success"]], how="inner", lsuffix="_a", rsuffix="_b")
     if both.empty:
@@ -94,10 +95,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     parts = [
         f"A = {args.run_a}, B = {args.run_b} ({args.policy}), paired episodes\n",
-        table(pairs).to_markdown(index=False),
+        to_markdown(table(pairs)),
     ]
     if args.per_task:
-        parts += ["", table(pairs, per_task=True).to_markdown(index=False)]
+        parts += ["", to_markdown(table(pairs, per_task=True))]
     text = "\n".join(parts) + "\n"
     print(text)
     if args.out:

@@ -53,13 +53,14 @@ def test_half_written_line_is_dropped(tmp_path):
     assert all(json.loads(line) for line in path.read_text().splitlines())
 
 
-def _eval_run(root, weights, outcomes, render_path="simplified"):
-    """A run folder with one libero_spatial record per (task, init state) -> success."""
+def _eval_run(root, weights, outcomes, render_path="simplified", seed_offset=0):
+    """A run folder with one libero_spatial record per (task, init state) -> success (None: an error)."""
     from bench.records import append_record
 
     for (task, init), ok in outcomes.items():
-        rec = {"suite": "libero_spatial", "task_id": task, "init_state": init, "seed": 100 * task + init}
-        rec |= {"success": ok, "error": None, "env": {"render_path": render_path}, "config": {"weights_sha1": weights}}
+        rec = {"suite": "libero_spatial", "task_id": task, "init_state": init, "seed": 100 * task + init + seed_offset}
+        rec |= {"success": bool(ok), "error": None if ok is not None else "boom", "weights_sha1": weights}
+        rec["env"] = {"render_path": render_path, "face_budget": 3000 if render_path == "simplified" else None}
         append_record(root / "episodes" / "teacher" / "libero_spatial.jsonl", rec)
     return root
 
@@ -68,18 +69,25 @@ def test_compare_pairs_two_runs_on_the_episodes_both_ran(tmp_path, capsys):
     from bench import compare
 
     a = _eval_run(tmp_path / "a", "w1", {(0, 0): True, (0, 1): True, (1, 0): False, (1, 1): True, (2, 0): True})
-    b = _eval_run(tmp_path / "b", "w0", {(0, 0): False, (0, 1): True, (1, 0): True, (1, 1): False})
+    b = _eval_run(tmp_path / "b", "w0", {(0, 0): False, (0, 1): True, (1, 0): True, (1, 1): None})
+    _eval_run(tmp_path / "b", "w0", {(2, 0): False}, seed_offset=1)  # another seed: not the same episode
     pairs = compare.paired(compare.load_run(a), compare.load_run(b))
-    assert len(pairs) == 4  # (2, 0) only in A: not paired
+    assert len(pairs) == 4  # (2, 0) ran with other seeds: not paired
     row = compare.table(pairs).iloc[0]
     assert row.n == 4 and row["A"].startswith("3/4") and row["B"].startswith("2/4") and row["+ / -"] == "+2 / -1"
-    assert row["A - B (points)"].startswith("+25.0")
+    d, lo, hi = paired_diff_ci([True, True, False, True], [False, True, True, False])  # B's error: a failure
+    assert row["A - B (points)"] == f"{100 * d:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}]" == "+25.0 [-46.1, +74.7]"
     per_task = compare.table(pairs, per_task=True)
     assert per_task.task_id.tolist() == [0, 1] and per_task["+ / -"].tolist() == ["+1 / -0", "+1 / -1"]
+    other_budget = _eval_run(tmp_path / "c", "w2", {(0, 0): True})
+    with open(other_budget / "episodes" / "teacher" / "libero_spatial.jsonl", "r+") as f:
+        f.write(f.read().replace('"face_budget": 3000', '"face_budget": 1500'))
     with pytest.raises(ValueError, match="render paths"):
-        compare.paired(compare.load_run(a), compare.load_run(_eval_run(tmp_path / "c", "w2", {(0, 0): 1}, "full")))
+        compare.paired(compare.load_run(a), compare.load_run(other_budget))
     with pytest.raises(ValueError, match="same weights"):
         compare.paired(compare.load_run(a), compare.load_run(a))
+    compare.main([str(a), str(b), "--per-task", "--out", str(tmp_path / "cmp.md")])
+    assert "| libero_spatial | 4 | 3/4 = 75.0%" in (tmp_path / "cmp.md").read_text()
     with pytest.raises(SystemExit):
         compare.main([str(a), str(tmp_path / "missing")])
     assert "no episode records" in capsys.readouterr().err

@@ -5,7 +5,7 @@ Usage:
     python -m bench.run --policy teacher --suite robosuite --tasks 0 --episodes-per-task 50 --trace --out RUN
     python -m bench.diagnostics.grasp_offsets --run RUN --policy teacher
 
-Episodes are deterministic for a given seed and init state (README, "Environments"), so replaying the
+Episodes are deterministic for a given seed and init state (docs/reliability.md, determinism), so replaying the
 recorded actions reproduces the end-effector path (checked: the replayed proprio must match the
 trace's at every step up to the first close) and gives access to the simulator's object pose, which
 the policy's observation does not hold.
