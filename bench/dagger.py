@@ -91,6 +91,7 @@ def run_episode(job: tuple[DaggerConfig, str, int, int]) -> dict[str, Any]:
     """One episode: policy until the takeover, then the resumed expert; returns the expert's part."""
     from envs.render import SceneTrack
     from policies.expert import ScriptedExpert
+    from policies.expert.tasks import UnsupportedTask
 
     cfg, suite, task_id, k = job
     env, policy = _CACHE.get((cfg.policy, cfg.checkpoint, suite, task_id), lambda: _build(cfg, suite, task_id))
@@ -118,7 +119,10 @@ def run_episode(job: tuple[DaggerConfig, str, int, int]) -> dict[str, Any]:
     takeover = t
     u.render_images = False
     expert = ScriptedExpert(env, resume=True)
-    expert.reset()
+    try:
+        expert.reset()  # plans from the state the policy left: a knocked-over object may have no grasp
+    except UnsupportedTask as e:
+        return {**base, "written": False, "outcome": f"expert cannot plan: {e}", "takeover_step": takeover}
     frames: dict[str, list] = {k_: [] for k_ in ("state", "actions", "states")}
     success = False
     # the expert gets a whole episode's steps of its own (past the time limit: a label needs no limit, and a

@@ -117,3 +117,29 @@ def test_dagger_writes_the_experts_continuation_and_resumes(tmp_path):
     mtime = path.stat().st_mtime_ns
     dagger.main(args)  # logged: nothing rerun
     assert path.stat().st_mtime_ns == mtime
+
+
+def test_dagger_logs_a_takeover_state_the_expert_cannot_plan_from(tmp_path, monkeypatch):
+    """A policy that knocked an object over can leave the expert no grasp: the episode is logged, not fatal."""
+    import json
+
+    import h5py
+
+    from bench import dagger
+    from policies.expert import ScriptedExpert
+    from policies.expert.tasks import UnsupportedTask
+
+    reset = ScriptedExpert.reset
+
+    def refuse(self):  # the resumed expert only: the driving policy (the expert too, here) plans as usual
+        if self.resume:
+            raise UnsupportedTask("'cube' is too wide to grasp (would need pushing)")
+        reset(self)
+
+    monkeypatch.setattr(ScriptedExpert, "reset", refuse)
+    args = ["--policy", "expert", "--suite", "robosuite", "--tasks", "0", "--episodes-per-task", "1"]
+    dagger.main([*args, "--min-takeover", "3", "--max-takeover", "3", "--workers", "1", "--out", str(tmp_path)])
+    with h5py.File(tmp_path / "robosuite" / "task_0.hdf5") as f:
+        assert not [k for k in f["data"] if k.startswith("demo_")]
+        log = json.loads(f["data"].attrs["dagger_log"])
+    assert log["1:0"]["outcome"].startswith("expert cannot plan: 'cube' is too wide")
