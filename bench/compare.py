@@ -54,10 +54,10 @@ def paired(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
         raise ValueError(f"the runs were rendered on different render paths {sorted(map(str, paths))}")
     if (set(a.weights) & set(b.weights)) - {None}:
         raise ValueError("both runs hold episodes of the same weights: nothing to compare")
-    both = a.set_index(KEY)[["success"]].join(b.set_index(KEY)[["success"]], how="inner", lsuffix="_a", rsuffix="_b")
+    both = a[[*KEY, "success"]].merge(b[[*KEY, "success"]], on=KEY, how="inner", suffixes=("_a", "_b"))
     if both.empty:
         raise ValueError("the runs share no episode (suite, task, init state, seed)")
-    return both.rename(columns={"success_a": "a", "success_b": "b"}).reset_index()
+    return both.rename(columns={"success_a": "a", "success_b": "b"})
 
 
 def table(pairs: pd.DataFrame, per_task: bool = False) -> pd.DataFrame:
