@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.metrics import format_rate, paired_diff_ci
+from bench.metrics import format_rate
 from bench.records import read_records
-from bench.tables import to_markdown
+from bench.tables import format_gap, to_markdown
 from envs.render import RenderSettings
 
 KEY = ["suite", "task_id", "init_state", "seed"]
@@ -66,14 +66,13 @@ def table(pairs: pd.DataFrame, per_task: bool = False) -> pd.DataFrame:
     rows = []
     for key, g in pairs.groupby(by, sort=True):
         key = key if isinstance(key, tuple) else (key,)
-        d, lo, hi = paired_diff_ci(g.a.tolist(), g.b.tolist())
         rows.append(
             {
                 **dict(zip(by, key, strict=True)),
                 "n": len(g),
                 "A": format_rate(int(g.a.sum()), len(g)),
                 "B": format_rate(int(g.b.sum()), len(g)),
-                "A - B (points)": f"{100 * d:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}]",
+                "A - B (points)": format_gap(g.a, g.b),
                 "+ / -": f"+{int((g.a & ~g.b).sum())} / -{int((g.b & ~g.a).sum())}",
             }
         )

@@ -119,7 +119,7 @@ def _paired(df: pd.DataFrame, policy: str, ref: str) -> tuple[pd.Series, pd.Seri
     return a.loc[common].astype(bool), b.loc[common].astype(bool)
 
 
-def _gap(a: pd.Series, b: pd.Series) -> str:
+def format_gap(a: pd.Series, b: pd.Series) -> str:
     """``"+4.2 [-1.0, +9.5]"``: difference in points with Newcombe's paired 95% interval."""
     d, lo, hi = paired_diff_ci(a.tolist(), b.tolist())
     return f"{100 * d:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}]"
@@ -131,14 +131,14 @@ def paired_vs_teacher(df: pd.DataFrame, policy: str) -> str:
     p, t = _paired(df, policy, "teacher")
     if policy == "teacher" or p.empty:
         return ""
-    return f"{_gap(p, t)}; +{int((p & ~t).sum())} / -{int((t & ~p).sum())} ({len(p)})"
+    return f"{format_gap(p, t)}; +{int((p & ~t).sum())} / -{int((t & ~p).sum())} ({len(p)})"
 
 
 def paired_gap(df: pd.DataFrame, policy: str, ref: str) -> str:
     """Success of ``policy`` minus that of ``ref`` on the LIBERO episodes both ran, with the paired 95%
     interval: ``"+4.2 [-1.0, +9.5] (n=60)"``."""
     a, b = _paired(df, policy, ref)
-    return f"{_gap(a, b)} (n={len(a)})" if len(a) else ""
+    return f"{format_gap(a, b)} (n={len(a)})" if len(a) else ""
 
 
 def speedup(c: dict, part: str) -> str:
