@@ -13,24 +13,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from bench.tables import LIBERO, METHOD_NAMES, SUITE_NAMES, pooled_libero, split_label  # noqa: E402
+from policies.registry import POLICIES  # noqa: E402
 
-MARKERS = {
-    "student": "o",
-    "student_authors": "*",
-    "student_nodistill": "h",
-    "student_graphoff": "p",
-    "student_noise": "<",
-    "student_long": ">",
-    "student_anneal": "d",
-    "student_late": "H",
-    "student_agree": "8",
-    "nograph": "s",
-    "truncate": "v",
-    "uniform": "^",
-    "random": "x",
-    "early_exit": "D",
-    "dense": "P",
-}
+# the routed policies (students and baselines) in registration order: each its marker and one colour
+MARKERS = {name: spec.marker for name, spec in POLICIES.items() if spec.routed}
 
 # one colour per method: tab10, then six dark tab20b shades and one tab20b red (the default cycle repeats after 10)
 PALETTE = [f"C{i}" for i in range(10)] + ["#393b79", "#637939", "#843c39", "#7b4173", "#8c6d31", "#5254a3", "#d6616b"]

@@ -53,9 +53,10 @@ def _trained(method: str):
     return budgets
 
 
-def register_student(name: str, method: str, display_name: str) -> PolicySpec:
+def register_student(name: str, method: str, display_name: str, marker: str = "o") -> PolicySpec:
     """A routed student (ActDistill, its variants, the routing baselines) trained by ``distill.run`` under
-    ``--name method`` (default: the method), one folder per budget: ``checkpoints/students/<method>_b<B>``."""
+    ``--name method`` (default: the method), one folder per budget: ``checkpoints/students/<method>_b<B>``;
+    ``marker`` is its marker in the plots."""
     return register_policy(
         PolicySpec(
             name=name,
@@ -68,35 +69,36 @@ def register_student(name: str, method: str, display_name: str) -> PolicySpec:
             budget=0.5,
             trained_budgets=_trained(method),
             method=method,
+            marker=marker,
         )
     )
 
 
-for _name, _method, _display in [
-    ("student", "actdistill", "ActDistill"),
+for _name, _method, _display, _marker in [
+    ("student", "actdistill", "ActDistill", "o"),
     # token graph + input-embedding router + batch relation
-    ("student_authors", "actdistill_authors", "ActDistill, authors' variant (token graph, input router)"),
+    ("student_authors", "actdistill_authors", "ActDistill, authors' variant (token graph, input router)", "*"),
     # ablation: --w-distill 0 (graph terms kept)
-    ("student_nodistill", "actdistill_nodistill", "ActDistill, teacher distillation off (graph terms kept)"),
+    ("student_nodistill", "actdistill_nodistill", "ActDistill, teacher distillation off (graph terms kept)", "h"),
     # ablation: --w-node 0 --w-rel 0 --w-prior 0 (distillation kept)
-    ("student_graphoff", "actdistill_graphoff", "ActDistill, graph terms off (teacher distillation kept)"),
+    ("student_graphoff", "actdistill_graphoff", "ActDistill, graph terms off (teacher distillation kept)", "p"),
     # variant: --state-noise 0.1 (the teacher's proprio augmentation)
-    ("student_noise", "actdistill_noise", "ActDistill, trained with proprio noise (the teacher's recipe)"),
+    ("student_noise", "actdistill_noise", "ActDistill, trained with proprio noise (the teacher's recipe)", "<"),
     # variant: --steps 2400 (twice the published students' fine-tuning)
-    ("student_long", "actdistill_long", "ActDistill, twice the fine-tuning steps (2400)"),
+    ("student_long", "actdistill_long", "ActDistill, twice the fine-tuning steps (2400)", ">"),
     # variant: --guidance anneal (teacher terms decay to 0)
-    ("student_anneal", "actdistill_anneal", "ActDistill, teacher terms annealed to 0 over training"),
+    ("student_anneal", "actdistill_anneal", "ActDistill, teacher terms annealed to 0 over training", "d"),
     # variant: --guidance late (teacher terms rise from 0)
-    ("student_late", "actdistill_late", "ActDistill, teacher terms rising from 0 over training"),
+    ("student_late", "actdistill_late", "ActDistill, teacher terms rising from 0 over training", "H"),
     # variant: --guidance agree (distil less where the teacher is wrong)
-    ("student_agree", "actdistill_agree", "ActDistill, distillation weighted by teacher-demo agreement"),
-    ("nograph", "nograph", "Router, no graph (MoLe-VLA-like)"),
-    ("truncate", "truncate", "Static truncation"),
-    ("uniform", "uniform", "Static uniform skip"),
-    ("random", "random", "Random routing"),
-    ("early_exit", "early_exit", "Early exit (DeeR-VLA-like)"),
+    ("student_agree", "actdistill_agree", "ActDistill, distillation weighted by teacher-demo agreement", "8"),
+    ("nograph", "nograph", "Router, no graph (MoLe-VLA-like)", "s"),
+    ("truncate", "truncate", "Static truncation", "v"),
+    ("uniform", "uniform", "Static uniform skip", "^"),
+    ("random", "random", "Random routing", "x"),
+    ("early_exit", "early_exit", "Early exit (DeeR-VLA-like)", "D"),
 ]:
-    register_student(_name, _method, _display)
+    register_student(_name, _method, _display, _marker)
 
 
 def _dense(env: gym.Env, checkpoint: Path, **kwargs: Any) -> Policy:
@@ -118,5 +120,6 @@ register_policy(
         routed=True,  # takes --budget
         budget=0.5,
         method="dense",
+        marker="P",
     )
 )

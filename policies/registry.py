@@ -40,6 +40,7 @@ class PolicySpec:
     trained_budgets: Callable[[], list[float]] | None = None  # budgets with weights (checked before a run)
     method: str | None = None  # the training run its weights come from (``distill.run --name``); None: scripted
     needs_images: bool = True  # False: privileged state only, evaluation skips rendering
+    marker: str = "o"  # its matplotlib marker in the success-vs-cost plots (routed policies)
 
     def __post_init__(self) -> None:
         if self.routed != (self.budget is not None):

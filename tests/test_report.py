@@ -154,15 +154,21 @@ def test_exec_labels_name_and_order() -> None:
 
 
 def test_every_vla_policy_has_a_table_name_and_a_marker() -> None:
-    """A newly registered student or baseline shows up in tables and plots under its own name and colour."""
+    """A newly registered student or baseline shows up in tables and plots under its own name, marker and
+    colour (its ``PolicySpec.marker``)."""
+    from matplotlib.markers import MarkerStyle
+
     from bench.plots import MARKERS, PALETTE
     from bench.tables import METHOD_NAMES
     from policies.registry import POLICIES
 
-    routed = [n for n, f in POLICIES.items() if getattr(f, "routed", False)] + ["dense"]
-    assert "student_noise" in routed
+    routed = [n for n, s in POLICIES.items() if s.routed]
+    assert {"student", "student_noise", "dense", "early_exit"} <= set(routed)
+    assert list(MARKERS) == routed
     for name in routed:
-        assert name in METHOD_NAMES and name in MARKERS, name
+        assert name in METHOD_NAMES, name
+        MarkerStyle(MARKERS[name])  # a marker matplotlib knows
+    assert len(set(MARKERS.values())) == len(MARKERS), "two methods would share a plot marker"
     assert len(MARKERS) <= len(PALETTE), "two methods would share a plot colour"
 
 
