@@ -98,6 +98,52 @@ def test_resumed_expert_reads_its_phase_from_the_state():
         env.close()
 
 
+@pytest.mark.parametrize(("suite", "task_id"), [("robosuite", 0), ("libero_object", 0)])
+def test_resumed_expert_labels_a_hand_above_the_grasp_with_motion_not_a_wait(suite, task_id):
+    """DAgger's labels of a stalled policy's state (hand open, on its way down to the object) go on to the
+    grasp. They used to be 8 still, open actions and a 6 cm retreat: the stall itself, taught back."""
+    import numpy as np
+
+    from policies.expert import ScriptedExpert
+
+    env = envs.make_env(suite, task_id, image_size=32, render_images=False)
+    try:
+        obs, _ = env.reset(seed=0, options={"init_state": 0})
+        expert = make_policy("expert", env)
+        expert.reset()
+        actions = []
+        for _ in range(200):  # the expert's own run up to its first close: the end of its descent
+            a = expert.select_action(obs)
+            if a[6] > 0:
+                break
+            actions.append(a)
+            obs, *_ = env.step(a)
+        else:
+            pytest.fail("the expert never closed its fingers")
+        # replay to 6 steps before the close, near the end of the descent: a stalled policy's typical state
+        obs, _ = env.reset(seed=0, options={"init_state": 0})
+        for a in actions[:-6]:
+            obs, *_ = env.step(a)
+        fresh = ScriptedExpert(env, resume=True)
+        fresh.reset()
+        labels = [fresh.select_action(obs)]
+        obs, *_ = env.step(labels[0])
+        for _ in range(5):
+            labels.append(fresh.select_action(obs))
+            obs, *_ = env.step(labels[-1])
+        labels = np.array(labels)
+        assert labels[0, 2] < -0.01 or labels[0, 6] > 0, labels[0]  # down, or closing: not a wait
+        assert not (labels[:, 2] > 0.01).any(), labels[:, 2]  # no retreat upwards
+        terminated = False
+        for _ in range(400):
+            obs, _, terminated, truncated, info = env.step(fresh.select_action(obs))
+            if terminated or truncated:
+                break
+        assert info["is_success"]
+    finally:
+        env.close()
+
+
 def test_dagger_writes_the_experts_continuation_and_resumes(tmp_path):
     import h5py
 

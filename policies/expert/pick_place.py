@@ -55,6 +55,8 @@ class ExpertConfig:
     yaw_step_deg: float = 15.0
     rim_depth: float = 0.03  # how far below the rim the finger pads close on a bowl wall
     reach_soft_limit: float = 0.68
+    open_gap: float = 0.07  # finger gap (m) that counts as open, resuming (fully open: about 0.08)
+    corridor: float = 0.02  # xy distance (m) from the grasp within which a resumed hand descends straight
 
 
 @dataclass
@@ -68,7 +70,7 @@ class PickPlaceExpert:
 
     def __init__(self, scene: Scene, steps: list[Step], cfg: ExpertConfig | None = None, resume: bool = False) -> None:
         """``resume``: start from whatever state the scene is in (a policy's, mid-episode): the phase is read
-        from the privileged state (object already held: carry it; else back off upwards and pick)."""
+        from the privileged state (object already held: carry it; else ``_resume_pick``)."""
         self.scene, self.steps, self.cfg = scene, steps, cfg or ExpertConfig()
         self.resume = resume
         self._final_grip = OPEN
@@ -223,15 +225,18 @@ class PickPlaceExpert:
         yield from self._move(np.array([*start[:2], z]), s.eef_yaw(), OPEN, tol=0.01, max_steps=40)
         yield from self._move(np.array([*goal_xy, z]), s.eef_yaw(), OPEN, tol=0.015, max_steps=100)
 
-    def _pick(self, step: Step, after_place: bool = False) -> Iterator[np.ndarray]:
+    def _pick(self, step: Step, after_place: bool = False, direct: bool = False) -> Iterator[np.ndarray]:
+        """Hover above the grasp, descend, close, lift; regrasp when the object did not rise. ``direct``:
+        the first attempt descends from where the hand is (already above the grasp: a resumed policy's)."""
         s, c = self.scene, self.cfg
         if after_place:
             yield from self._leave(self._grasp(step).point[:2])
-        for _attempt in range(c.max_regrasps):
+        for attempt in range(c.max_regrasps):
             g = self._grasp(step)
-            yield from self._move(g.point + [0, 0, c.hover], g.yaw, OPEN, tol=0.01)
-            g = self._grasp(step)  # re-plan from the current pose: objects may still be settling
-            yield from self._move(g.point + [0, 0, c.hover], g.yaw, OPEN, tol=0.008, max_steps=40)
+            if not (direct and attempt == 0):
+                yield from self._move(g.point + [0, 0, c.hover], g.yaw, OPEN, tol=0.01)
+                g = self._grasp(step)  # re-plan from the current pose: objects may still be settling
+                yield from self._move(g.point + [0, 0, c.hover], g.yaw, OPEN, tol=0.008, max_steps=40)
             yield from self._move(g.point, g.yaw, OPEN, vmax=c.vmax_fine, tol=0.005, max_steps=80)
             yield from self._hold(CLOSE, c.close_steps)
             z0 = s.pos(step.body)[2]
@@ -289,10 +294,25 @@ class PickPlaceExpert:
         s = self.scene
         return s.grasped(s.root(body)) and s.finger_gap() > 0.003
 
-    def _back_off(self) -> Iterator[np.ndarray]:
-        """Opens and rises 6 cm (resuming without the object: whatever the hand touches is let go)."""
-        yield from self._hold(OPEN, 8)
-        yield from self._move(self.scene.eef_pos() + [0, 0, 0.06], self.scene.eef_yaw(), OPEN, tol=0.01, max_steps=30)
+    def _resume_pick(self, step: Step) -> Iterator[np.ndarray]:
+        """Picks from the policy's state, not holding the object. The first actions are DAgger's labels of
+        that state, so they go on towards the grasp: no wait with the hand open and still (the policy's
+        own stall, which an 8-step hold taught back) and no retreat from a hand already above the grasp.
+        Fingers shut or half shut open first, in place, only as long as that takes (whatever they touch
+        is let go); a hand inside the approach corridor (within ``corridor`` of the grasp in xy, between
+        the grasp and hover height) descends straight onto it; a hand below hover height elsewhere rises
+        straight up to it before moving over (it may be beside an obstacle); a higher one moves over."""
+        s, c = self.scene, self.cfg
+        for _ in range(8):
+            if s.finger_gap() >= c.open_gap:
+                break
+            yield from self._hold(OPEN, 1)
+        g, pos = self._grasp(step), s.eef_pos()
+        above = np.linalg.norm(pos[:2] - g.point[:2]) < c.corridor
+        in_corridor = above and g.point[2] - 0.01 < pos[2] < g.point[2] + c.hover + 0.03
+        if not in_corridor and pos[2] < g.point[2] + c.hover:
+            yield from self._move(np.array([*pos[:2], g.point[2] + c.hover]), s.eef_yaw(), OPEN, tol=0.01, max_steps=30)
+        yield from self._pick(step, direct=in_corridor)
 
     def _settle(self, max_steps: int = 60) -> Iterator[np.ndarray]:
         """Waits, hand open and still, until no object is falling or sliding (planning on objects in the
@@ -312,9 +332,9 @@ class PickPlaceExpert:
             for attempt in range(self.cfg.max_regrasps):
                 if self.resume and i == 0 and attempt == 0 and self.holding(step.body):
                     pass  # the policy already holds it: carry it on
+                elif self.resume and i == 0 and attempt == 0:
+                    yield from self._resume_pick(step)
                 else:
-                    if self.resume and i == 0 and attempt == 0:
-                        yield from self._back_off()
                     after_place = i > 0 and attempt == 0 and isinstance(self.steps[i - 1], Step)
                     yield from self._pick(step, after_place=after_place)
                 yield from self._place(step)
