@@ -17,8 +17,9 @@ drives, the expert takes over; ``data/dagger_<name>``, with ``--dagger-policy``)
 (official init states). Training pauses with a checkpoint after ``--train-minutes`` (a stage stays
 under about 2 h on a 2-core CPU; rerun the chain to go on). Each stage runs in its own process; its
 command, exit status and wall time go to ``runs/chain_<name>/stages.jsonl``, and a stage that finished
-with the same command is skipped on a rerun (``--force`` runs it again: each command still reuses what
-it finds). A fresh machine regenerates
+with the same command, after the last run of every stage before it, is skipped on a rerun; once a stage
+runs, the stages after it run too, since their inputs may have changed (``--force`` runs every stage:
+each command still reuses what it finds). A fresh machine regenerates
 everything from the committed code; the same machine picks up where it stopped.
 """
 
@@ -152,16 +153,24 @@ def _split(cmd: list[str]) -> list[list[str]]:
     return [*out, cur] if cur else out
 
 
-def done_stages(log: Path) -> dict[str, list[str]]:
-    """Stage name -> command of its last successful run."""
+def done_stages(log: Path) -> dict[str, tuple[int, list[str]]]:
+    """Stage name -> (line number, command) of its last successful run."""
     if not log.exists():
         return {}
     done = {}
-    for line in log.read_text().splitlines():
+    for i, line in enumerate(log.read_text().splitlines()):
         rec = json.loads(line)
         if rec["rc"] == 0:
-            done[rec["stage"]] = rec["command"]
+            done[rec["stage"]] = (i, rec["command"])
     return done
+
+
+def _up_to_date(done: dict[str, tuple[int, list[str]]], stage: str, cmd: list[str], earlier: list[str]) -> bool:
+    """Finished with this command, and after the last run of every earlier stage (which may have changed
+    its inputs: more demos recorded, DAgger data relabelled)."""
+    if stage not in done or done[stage][1] != cmd:
+        return False
+    return all(done[stage][0] > done[e][0] for e in earlier if e in done)
 
 
 def _run_stage(cfg: ChainConfig, stage: str, cmd: list[str]) -> dict:
@@ -192,13 +201,14 @@ def run(cfg: ChainConfig) -> list[dict]:
         if cfg.dry_run:
             print(f"[{stage}] {shown}")
             continue
-        if not cfg.force and done.get(stage) == cmd:
-            print(f"[{stage}] done before with the same command: skipped")
+        if not cfg.force and _up_to_date(done, stage, cmd, list(STAGES[: STAGES.index(stage)])):
+            print(f"[{stage}] done before with the same command, after the stages before it: skipped")
             continue
         print(f"[{stage}] {shown}", flush=True)
         while True:
             rec = _run_stage(cfg, stage, cmd)
             records.append(rec)
+            done = done_stages(cfg.log)
             paused = stage == "train" and rec["rc"] == PAUSED
             note = " (paused with a checkpoint: rerun the chain to continue)" if paused and not cfg.keep_going else ""
             print(f"[{stage}] exit {rec['rc']} after {rec['wall_s'] / 60:.1f} min{note}", flush=True)

@@ -26,6 +26,12 @@ def test_chain_runs_each_stage_once_and_logs_it(tmp_path, monkeypatch):
     assert calls == []  # encode's command does not depend on the budget... but render's does:
     chain.run(chain.ChainConfig(name="t", stages=["render"], workers=1, face_budget=1500))
     assert [c[0] for c in calls] == ["bench.render_demos"]
+    calls.clear()  # new images: encode's same command runs again, record's does not
+    chain.run(chain.ChainConfig(name="t", stages=["record", "render", "encode"], workers=1, face_budget=1500))
+    assert [c[0] for c in calls] == ["policies.vla.features"]
+    calls.clear()
+    chain.run(chain.ChainConfig(name="t", stages=["record", "render", "encode"], workers=1, face_budget=1500))
+    assert calls == []
 
 
 def test_chain_stops_at_a_failing_stage(tmp_path, monkeypatch):
