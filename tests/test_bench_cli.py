@@ -301,3 +301,24 @@ def test_latency_is_timed_on_calls_of_every_evaluated_task():
     obs = measure.timing_observations(cfg, policy, steps=16)
     assert len(obs) == 4  # 16 steps, a call every 8, on each of the 2 tasks
     assert len({o["instruction"] for o in obs}) == 2
+
+
+def test_stall_diagnostic_replays_a_stalled_failure_and_measures_it_against_the_experts_grasp(tmp_path):
+    """bench.diagnostics.stalls: only stalled failures are replayed; the replay reproduces the record's
+    actions, and the row places the hand against the expert's grasp."""
+    from bench import run
+    from bench.diagnostics import stalls
+    from bench.records import read_records
+
+    out = tmp_path / "run"
+    args = ["--policy", "teacher", "--suite", "robosuite", "--tasks", "0", "--episodes-per-task", "1"]
+    run.main([*args, "--no-cost", "--out", str(out)])
+    path = out / "episodes" / "teacher" / "robosuite.jsonl"
+    (rec,) = read_records(path)
+    path.write_text(json.dumps({**rec, "success": False, "still_steps_at_end": 5}) + "\n")
+    with pytest.raises(SystemExit, match="no stalled failure"):  # moving until the end: not a stall
+        stalls.stall_rows(out, None, "robosuite", 1)
+    path.write_text(json.dumps({**rec, "success": False, "still_steps_at_end": 60}) + "\n")
+    (row,) = stalls.stall_rows(out, None, "robosuite", 1)
+    assert row["replay_matches"] and row["expert_close_step"] > 0
+    assert 0 <= row["stall_onset_step"] <= rec["steps"] and np.isfinite(row["xy_mm"])
