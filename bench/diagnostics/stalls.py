@@ -44,7 +44,7 @@ def _expert_grasp(suite: str, task: int, record: dict) -> tuple[np.ndarray | Non
 
 
 def stall_rows(run: Path, checkpoint: str | None, suite: str, limit: int, policy: str = "teacher") -> list[dict]:
-    """One row per replayed stalled failure of ``run`` on ``suite`` (at most ``limit``, in task order)."""
+    """One row per replayed stalled failure of ``run`` on ``suite`` (at most ``limit``, spread over the tasks)."""
     path = run / "episodes" / policy / f"{suite}.jsonl"
     records = [r for r in read_records(path) if not r["success"] and not r.get("error")]
     records = [r for r in records if r.get("still_steps_at_end", 0) >= STALL_STEPS]
@@ -53,7 +53,11 @@ def stall_rows(run: Path, checkpoint: str | None, suite: str, limit: int, policy
     spec = get_policy(policy)
     settings = spec.env_settings(spec.folder(checkpoint)) if spec.env_settings else {}
     rows = []
-    for r in sorted(records, key=lambda r: (r["task_id"], r["init_state"]))[:limit]:
+    # round robin over the tasks: the first stall of each task, then the second...
+    rank = {
+        id(r): sum(q["task_id"] == r["task_id"] and q["init_state"] < r["init_state"] for q in records) for r in records
+    }
+    for r in sorted(records, key=lambda r: (rank[id(r)], r["task_id"]))[:limit]:
         env = envs.make_env(suite, r["task_id"], **settings)
         try:
             trace: dict = {}
