@@ -20,13 +20,15 @@ import csv
 from pathlib import Path
 
 import numpy as np
+import torch
 
 import envs
+from bench.evaluate import RunConfig, env_kwargs, make_env_and_policy, policy_kwargs
 from bench.failures import STALL_STEPS
 from bench.records import read_records
 from bench.rollout import rollout
 from envs.base import STATE_LAYOUT
-from policies.registry import get_policy, make_policy
+from policies.registry import make_policy
 
 
 def _expert_grasp(suite: str, task: int, record: dict) -> tuple[np.ndarray | None, int | None]:
@@ -50,20 +52,19 @@ def stall_rows(run: Path, checkpoint: str | None, suite: str, limit: int, policy
     records = [r for r in records if r.get("still_steps_at_end", 0) >= STALL_STEPS]
     if not records:
         raise SystemExit(f"error: no stalled failure in {path}")
-    spec = get_policy(policy)
-    settings = spec.env_settings(spec.folder(checkpoint)) if spec.env_settings else {}
+    torch.set_num_threads(1)  # as bench.run's episode workers: the same float reductions, the same actions
+    cfg = RunConfig(policy=policy, checkpoint=checkpoint, suites=[suite])
     rows = []
     # round robin over the tasks: the first stall of each task, then the second...
     rank = {
         id(r): sum(q["task_id"] == r["task_id"] and q["init_state"] < r["init_state"] for q in records) for r in records
     }
     for r in sorted(records, key=lambda r: (rank[id(r)], r["task_id"]))[:limit]:
-        env = envs.make_env(suite, r["task_id"], **settings)
+        env_kw = {"render_images": True, **env_kwargs(cfg)}
+        env, agent = make_env_and_policy(policy, suite, r["task_id"], env_kw, **policy_kwargs(cfg))
         try:
             trace: dict = {}
-            out = rollout(
-                env, make_policy(policy, env, checkpoint), seed=r["seed"], init_state=r["init_state"], trace=trace
-            )
+            out = rollout(env, agent, seed=r["seed"], init_state=r["init_state"], trace=trace)
         finally:
             env.close()
         onset = out["steps"] - out["still_steps_at_end"]
