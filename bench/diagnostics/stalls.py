@@ -20,11 +20,12 @@ import csv
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 import envs
 from bench.evaluate import RunConfig, env_kwargs, make_env_and_policy, policy_kwargs
-from bench.failures import STALL_STEPS
+from bench.failures import stalled
 from bench.records import read_records
 from bench.rollout import rollout
 from envs.base import STATE_LAYOUT
@@ -48,19 +49,19 @@ def _expert_grasp(suite: str, task: int, record: dict) -> tuple[np.ndarray | Non
 def stall_rows(run: Path, checkpoint: str | None, suite: str, limit: int, policy: str = "teacher") -> list[dict]:
     """One row per replayed stalled failure of ``run`` on ``suite`` (at most ``limit``, spread over the tasks)."""
     path = run / "episodes" / policy / f"{suite}.jsonl"
-    records = [r for r in read_records(path) if not r["success"] and not r.get("error")]
-    records = [r for r in records if r.get("still_steps_at_end", 0) >= STALL_STEPS]
+    records = read_records(path)
+    records = [r for r, stall in zip(records, stalled(pd.DataFrame(records)), strict=True) if stall] if records else []
     if not records:
         raise SystemExit(f"error: no stalled failure in {path}")
     torch.set_num_threads(1)  # as bench.run's episode workers: the same float reductions, the same actions
     cfg = RunConfig(policy=policy, checkpoint=checkpoint, suites=[suite])
+    env_kw = {"render_images": True, **env_kwargs(cfg)}
     rows = []
     # round robin over the tasks: the first stall of each task, then the second...
     rank = {
         id(r): sum(q["task_id"] == r["task_id"] and q["init_state"] < r["init_state"] for q in records) for r in records
     }
     for r in sorted(records, key=lambda r: (rank[id(r)], r["task_id"]))[:limit]:
-        env_kw = {"render_images": True, **env_kwargs(cfg)}
         env, agent = make_env_and_policy(policy, suite, r["task_id"], env_kw, **policy_kwargs(cfg))
         try:
             trace: dict = {}
