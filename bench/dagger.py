@@ -36,9 +36,9 @@ import envs
 from bench.demo_files import DemoConfig, Job, sim_state, task_file, write_demo
 from bench.interrupt import RunInterrupted, exit_interrupted, graceful_stop
 from bench.workers import EnvCache, parallel_map
+from policies.vla.data import ROUND_STRIDE
 
 _CACHE = EnvCache()  # per worker: (env, policy) of the task in hand
-ROUND_STRIDE = 100_000  # demo index = ROUND_STRIDE * round + episode
 
 
 @dataclass

@@ -59,6 +59,8 @@ class TrainConfig:
     # copy the closing it sees, yet still reads the fingers where they help (0: never; hidden_state hides always)
     finger_dropout: float = 0.0
     val_every: int = 10  # every 10th demo of each task is held out
+    # train and validate on the demos of DAgger rounds up to this one (0: the base demos alone; -1: every round)
+    max_round: int = -1
     eval_every: int = 500
     ckpt_every: int = 250
     seed: int = 0
@@ -82,6 +84,8 @@ class TrainConfig:
             raise ValueError("steps and batch_size must be >= 1")
         if self.init_partial and not self.init:
             raise ValueError("init_partial needs init: the teacher folder to warm-start from")
+        if self.max_round < -1:
+            raise ValueError(f"max_round must be -1 (every round) or >= 0, got {self.max_round}")
         if not 0.0 <= self.finger_dropout <= 1.0:
             raise ValueError(f"finger_dropout must be in [0, 1], got {self.finger_dropout}")
 
@@ -232,8 +236,9 @@ def train(cfg: TrainConfig, command: str | None = None) -> VLA | None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
     t_load = time.time()
-    trainset = load_frames(cfg.features, cfg.suites, cfg.model.chunk, "train", cfg.val_every)
-    valset = load_frames(cfg.features, cfg.suites, cfg.model.chunk, "val", cfg.val_every)
+    rounds = None if cfg.max_round < 0 else cfg.max_round
+    trainset = load_frames(cfg.features, cfg.suites, cfg.model.chunk, "train", cfg.val_every, max_round=rounds)
+    valset = load_frames(cfg.features, cfg.suites, cfg.model.chunk, "val", cfg.val_every, max_round=rounds)
     print(
         f"{len(trainset)} train / {len(valset)} val frames, {len(trainset.lang)} tasks, "
         f"loaded in {time.time() - t_load:.0f} s"

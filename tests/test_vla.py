@@ -9,6 +9,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 import torch
@@ -175,6 +176,21 @@ def test_load_frames_splits_by_demo(tmp_path) -> None:
     assert len(train_set) == len(val_set) == 2 * 2 * 10
     assert train_set.image_feats.shape == (40, 2, 1280, 2, 2) and train_set.chunk.shape == (40, 4, 7)
     assert train_set.instructions == ["task 0", "task 1"]
+
+
+def test_load_frames_keeps_only_the_rounds_asked_for(tmp_path) -> None:
+    write_features(tmp_path)
+    for f in sorted((tmp_path / "libero_spatial").glob("task_*.hdf5")):
+        with h5py.File(f, "a") as h:  # two demos of DAgger round 1, one train and one val (val_every=2)
+            h.copy("demo_0", "demo_100000")
+            h.copy("demo_1", "demo_100001")
+    every = load_frames(tmp_path, ["libero_spatial"], 4, "train", val_every=2)
+    base = load_frames(tmp_path, ["libero_spatial"], 4, "train", val_every=2, max_round=0)
+    base_val = load_frames(tmp_path, ["libero_spatial"], 4, "val", val_every=2, max_round=0)
+    assert len(every) == 2 * 3 * 10 and len(base) == len(base_val) == 2 * 2 * 10
+    assert len(load_frames(tmp_path, ["libero_spatial"], 4, "train", val_every=2, max_round=1)) == len(every)
+    with pytest.raises(ValueError, match="max_round"):
+        TrainConfig(max_round=-2)
 
 
 def test_training_resumes_and_exports(tmp_path) -> None:

@@ -35,6 +35,14 @@ def chunk_targets(actions: np.ndarray, steps: np.ndarray, k: int) -> np.ndarray:
     return actions[idx]
 
 
+ROUND_STRIDE = 100_000  # a DAgger round's demos are demo_<ROUND_STRIDE * round + k>; the base demos are round 0
+
+
+def demo_round(demo: str) -> int:
+    """The DAgger round a demo group belongs to (0: the recorded base demos)."""
+    return int(demo.split("_")[1]) // ROUND_STRIDE
+
+
 def is_validation(demo: str, every: int) -> bool:
     """Deterministic split: every ``every``-th demo of each task is held out for validation."""
     return every > 0 and int(demo.split("_")[1]) % every == every - 1
@@ -73,9 +81,17 @@ def feature_blocks_of(root: str | Path, suites: list[str]) -> int | None:
 
 
 def load_frames(
-    root: str | Path, suites: list[str], chunk: int, split: str, val_every: int = 10, tasks: list[int] | None = None
+    root: str | Path,
+    suites: list[str],
+    chunk: int,
+    split: str,
+    val_every: int = 10,
+    tasks: list[int] | None = None,
+    max_round: int | None = None,
 ) -> FrameSet:
-    """Loads the ``split`` ("train" or "val") frames of the given suites into memory."""
+    """Loads the ``split`` ("train" or "val") frames of the given suites into memory.
+
+    ``max_round``: only demos of DAgger rounds up to it (0: the base demos alone; None: every round)."""
     files = [f for s in suites for f in sorted(Path(root, s).glob("task_*.hdf5"))]
     files = [f for f in files if tasks is None or int(f.stem.split("_")[1]) in tasks]
     if not files:
@@ -88,6 +104,8 @@ def load_frames(
             keys.append((str(f.attrs["suite"]), int(f.attrs["task_id"])))
             for name in f:
                 if not name.startswith("demo_") or is_validation(name, val_every) != (split == "val"):
+                    continue
+                if max_round is not None and demo_round(name) > max_round:
                     continue
                 g = f[name]
                 steps = g["obs_steps"][()]
