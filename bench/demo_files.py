@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 import envs
 from policies.cameras import DEMO_IMAGE_KEYS
+from policies.expert import EXPERT_VERSION
 
 
 @dataclass
@@ -34,6 +35,7 @@ class DemoConfig:
     workers: int = 2
     out: str = "data/demos"
     retry_failed: bool = False  # retry episodes the expert failed before with the same settings
+    expert: int = EXPERT_VERSION  # the labelling expert's version (policies.expert.EXPERT_VERSION)
 
     def __post_init__(self) -> None:
         for suite in self.suites:
@@ -59,6 +61,7 @@ CONTENT_FIELDS = (
     "seed",
     "images",
     "face_budget",
+    "expert",
 )
 
 
@@ -74,7 +77,7 @@ def check_settings(path: Path, recorded: dict[str, Any], cfg: DemoConfig) -> Non
     """
     now = asdict(cfg)
     # fields added later: a file from before them was recorded with their defaults (images, full meshes)
-    before = {"images": True, "face_budget": None}
+    before = {"images": True, "face_budget": None, "expert": 1}
     diff = {
         k: (recorded.get(k, before.get(k)), now[k])
         for k in CONTENT_FIELDS

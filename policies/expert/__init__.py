@@ -12,6 +12,10 @@ from policies.expert.pick_place import ExpertConfig, PickPlaceExpert
 from policies.expert.scene import Scene
 from policies.expert.tasks import UnsupportedTask, plan_steps
 
+# bumped when the expert's labels change: demos of two versions never share a file (bench.demo_files)
+# 1: descents ended by a 10-step stall rule, 15-step close hold; 2: state-decided grasp (docs/expert.md)
+EXPERT_VERSION = 2
+
 
 class ScriptedExpert(Policy):
     """Privileged pick-and-place expert bound to one env; ``supported`` is False where it has no strategy."""
@@ -44,4 +48,4 @@ class ScriptedExpert(Policy):
         return self._expert.next_action()
 
 
-__all__ = ["ExpertConfig", "ScriptedExpert", "UnsupportedTask"]
+__all__ = ["EXPERT_VERSION", "ExpertConfig", "ScriptedExpert", "UnsupportedTask"]

@@ -57,6 +57,12 @@ class ExpertConfig:
     reach_soft_limit: float = 0.68
     open_gap: float = 0.07  # finger gap (m) that counts as open, resuming (fully open: about 0.08)
     corridor: float = 0.02  # xy distance (m) from the grasp within which a resumed hand descends straight
+    # the descent onto a grasp ends within ``grasp_tol`` of it, moving at least ``descent_vmin``: a state decides
+    # the close (a memoryless clone can copy it), not 10 steps of creeping against a contact (docs/expert.md)
+    grasp_tol: float = 0.012
+    descent_vmin: float = 0.15
+    descent_stall_steps: int = 3  # a descent blocked by a contact closes after this many still steps, not 10
+    settled_gap: float = 0.0005  # the fingers have stopped closing once the gap changes less than this in a step
 
 
 @dataclass
@@ -82,21 +88,32 @@ class PickPlaceExpert:
 
     # --- low level --------------------------------------------------------------------------
     def _servo(
-        self, target: np.ndarray, yaw: float, grip: float, vmax: float, rot: np.ndarray | None = None
+        self,
+        target: np.ndarray,
+        yaw: float,
+        grip: float,
+        vmax: float,
+        rot: np.ndarray | None = None,
+        vmin: float = 0.0,
     ) -> np.ndarray:
-        """One action towards ``target`` with the gripper pointing down at ``yaw`` (or at orientation ``rot``)."""
+        """One action towards ``target`` with the gripper pointing down at ``yaw`` (or at orientation ``rot``);
+        a translation command shorter than ``vmin`` is stretched to it (an arrival, not an exponential creep)."""
         s, c = self.scene, self.cfg
         a_pos = np.clip(c.kp_pos * (target - s.eef_pos()), -vmax, vmax)
+        norm = float(np.linalg.norm(a_pos))
+        if 0.0 < norm < vmin:
+            a_pos = a_pos * (vmin / norm)
         goal = down_rotation(yaw) if rot is None else rot
         rotvec = Rotation.from_matrix(goal @ s.eef_rot().T).as_rotvec()
         a_rot = np.clip(c.kp_rot * rotvec, -0.5, 0.5)
         return np.concatenate([a_pos, a_rot, [grip]])
 
     def _move(
-        self, target, yaw, grip, vmax=None, tol=0.006, max_steps=120, rot=None, stall=0.03
+        self, target, yaw, grip, vmax=None, tol=0.006, max_steps=120, rot=None, stall=0.03, vmin=0.0, stall_steps=10
     ) -> Iterator[np.ndarray]:
         """Servo to ``target`` until within ``tol``, stalled within ``stall`` of it (contact, joint limit) or
-        out of steps. ``rot``: a full orientation to hold instead of pointing down at ``yaw``."""
+        out of steps. Stalled: moved less than 0.2 mm per step over the last ``stall_steps`` steps. ``rot``: a full
+        orientation to hold instead of pointing down at ``yaw``; ``vmin``: see ``_servo``."""
         vmax = vmax or self.cfg.vmax
         history: list[np.ndarray] = []
         for _ in range(max_steps):
@@ -109,9 +126,25 @@ class PickPlaceExpert:
             if err < tol and rot_err < 0.05:
                 return
             history.append(pos)
-            if len(history) > 10 and err < stall and np.linalg.norm(history[-1] - history[-11]) < 0.002:
+            if (
+                len(history) > stall_steps
+                and err < stall
+                and np.linalg.norm(history[-1] - history[-1 - stall_steps]) < 0.0002 * stall_steps
+            ):
                 return
-            yield self._servo(target, yaw, grip, vmax, rot)
+            yield self._servo(target, yaw, grip, vmax, rot, vmin)
+
+    def _close(self) -> Iterator[np.ndarray]:
+        """Closes the fingers in place until they stop (on the object, or shut), at most ``close_steps``:
+        a fixed-length hold left the clone many identical still, closed frames labelled wait, then lift."""
+        c = self.cfg
+        target, yaw = self.scene.eef_pos(), self.scene.eef_yaw()
+        gap = self.scene.finger_gap()
+        for k in range(c.close_steps):
+            yield self._servo(target, yaw, CLOSE, c.vmax_fine)
+            gap, before = self.scene.finger_gap(), gap
+            if k >= 2 and abs(gap - before) < c.settled_gap:
+                return
 
     def _hold(self, grip: float, n: int) -> Iterator[np.ndarray]:
         target, yaw = self.scene.eef_pos(), self.scene.eef_yaw()
@@ -237,8 +270,17 @@ class PickPlaceExpert:
                 yield from self._move(g.point + [0, 0, c.hover], g.yaw, OPEN, tol=0.01)
                 g = self._grasp(step)  # re-plan from the current pose: objects may still be settling
                 yield from self._move(g.point + [0, 0, c.hover], g.yaw, OPEN, tol=0.008, max_steps=40)
-            yield from self._move(g.point, g.yaw, OPEN, vmax=c.vmax_fine, tol=0.005, max_steps=80)
-            yield from self._hold(CLOSE, c.close_steps)
+            yield from self._move(
+                g.point,
+                g.yaw,
+                OPEN,
+                vmax=c.vmax_fine,
+                tol=c.grasp_tol,
+                max_steps=80,
+                vmin=c.descent_vmin,
+                stall_steps=c.descent_stall_steps,
+            )
+            yield from self._close()
             z0 = s.pos(step.body)[2]
             yield from self._move(s.eef_pos() + [0, 0, 0.06], g.yaw, CLOSE, vmax=c.vmax_fine, tol=0.01, max_steps=40)
             # held: it rose with the hand and the fingers did not close on nothing (gap about 0.002)
