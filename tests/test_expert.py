@@ -189,3 +189,39 @@ def test_dagger_logs_a_takeover_state_the_expert_cannot_plan_from(tmp_path, monk
         assert not [k for k in f["data"] if k.startswith("demo_")]
         log = json.loads(f["data"].attrs["dagger_log"])
     assert log["1:0"]["outcome"].startswith("expert cannot plan: 'cube' is too wide")
+
+
+@pytest.mark.parametrize(("suite", "task_id"), [("libero_object", 0), ("robosuite", 0)])
+def test_expert_grasp_is_decided_by_the_state_not_by_waiting(suite, task_id):
+    """A memoryless clone can only copy a close (and a lift) that the state decides. The expert used to end
+    every LIBERO-Object descent by a 10-step stall rule (the hand still, labelled 'creep, open', then 'close')
+    and to hold the closed fingers still for 15 steps (labelled 'wait', then 'lift'): the clone's grasp stall."""
+    import numpy as np
+
+    env = envs.make_env(suite, task_id, image_size=32, render_images=False)
+    try:
+        obs, _ = env.reset(seed=0, options={"init_state": 0})
+        expert = make_policy("expert", env)
+        expert.reset()
+        acts, eef, gap = [], [], []
+        for _ in range(200):
+            eef.append(np.asarray(obs["state"][:3], float))
+            gap.append(float(obs["state"][9] - obs["state"][10]))
+            acts.append(expert.select_action(obs))
+            if len(acts) > 1 and acts[-2][6] > 0 and acts[-1][2] > 0.05:  # closed, now lifting
+                break
+            obs, *_ = env.step(acts[-1])
+        else:
+            pytest.fail("the expert never lifted after closing")
+        acts, eef, gap = np.array(acts), np.array(eef), np.array(gap)
+        close = int(np.argmax(acts[:, 6] > 0))
+        moved = np.linalg.norm(eef[close] - eef[close - 3])
+        assert moved > 0.003, f"the hand crept {moved * 1e3:.1f} mm in the 3 steps before the close"
+        still = [
+            t
+            for t in range(close + 1, len(acts) - 1)
+            if np.linalg.norm(eef[t] - eef[t - 1]) < 0.001 and abs(gap[t] - gap[t - 1]) < 0.0005
+        ]
+        assert len(still) <= 2, f"{len(still)} still, closed steps labelled 'wait' before the lift"
+    finally:
+        env.close()
