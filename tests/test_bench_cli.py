@@ -322,3 +322,20 @@ def test_stall_diagnostic_replays_a_stalled_failure_and_measures_it_against_the_
     (row,) = stalls.stall_rows(out, None, "robosuite", 1)
     assert row["replay_matches"] and row["expert_close_step"] > 0
     assert 0 <= row["stall_onset_step"] <= rec["steps"] and np.isfinite(row["xy_mm"])
+
+
+def test_expert_grasps_diagnostic_reports_how_each_descent_ended(tmp_path, capsys):
+    """bench.diagnostics.expert_grasps: one row per grasp, with how its descent ended; bad task ids are refused."""
+    import csv
+
+    from bench.diagnostics import expert_grasps
+
+    rows = expert_grasps.run_task("robosuite", 0, episodes=1)
+    assert rows and rows[0]["success"] and rows[0]["descent"] in ("tol", "stall", "steps")
+    assert rows[0]["close_steps"] >= 3
+    out = tmp_path / "g.csv"
+    expert_grasps.main(["--suite", "robosuite", "--episodes-per-task", "1", "--out", str(out)])
+    assert "robosuite: descents" in capsys.readouterr().out
+    assert next(csv.DictReader(out.open()))["descent"] in ("tol", "stall", "steps")
+    with pytest.raises(SystemExit):
+        expert_grasps.main(["--suite", "robosuite", "--tasks", "99"])

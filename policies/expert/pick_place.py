@@ -82,6 +82,9 @@ class PickPlaceExpert:
         self._final_grip = OPEN
         self._dropped = False
         self._gen = self._script()
+        self.last_move: tuple[str, int, float] = ("", 0, 0.0)  # how the last _move ended: why, steps, error (m)
+        self._close_steps = 0
+        self.grasps: list[dict] = []  # per grasp: how its descent ended and how long the close took (diagnostics)
 
     def next_action(self) -> np.ndarray:
         return next(self._gen)
@@ -124,6 +127,7 @@ class PickPlaceExpert:
             else:
                 rot_err = np.linalg.norm(Rotation.from_matrix(rot @ self.scene.eef_rot().T).as_rotvec())
             if err < tol and rot_err < 0.05:
+                self.last_move = ("tol", len(history), float(err))
                 return
             history.append(pos)
             if (
@@ -131,8 +135,10 @@ class PickPlaceExpert:
                 and err < stall
                 and np.linalg.norm(history[-1] - history[-1 - stall_steps]) < 0.0002 * stall_steps
             ):
+                self.last_move = ("stall", len(history) - 1, float(err))
                 return
             yield self._servo(target, yaw, grip, vmax, rot, vmin)
+        self.last_move = ("steps", max_steps, float(np.linalg.norm(target - self.scene.eef_pos())))
 
     def _close(self) -> Iterator[np.ndarray]:
         """Closes the fingers in place until they stop (on the object, or shut), at most ``close_steps``:
@@ -141,6 +147,7 @@ class PickPlaceExpert:
         target, yaw = self.scene.eef_pos(), self.scene.eef_yaw()
         gap = self.scene.finger_gap()
         for k in range(c.close_steps):
+            self._close_steps = k + 1
             yield self._servo(target, yaw, CLOSE, c.vmax_fine)
             gap, before = self.scene.finger_gap(), gap
             if k >= 2 and abs(gap - before) < c.settled_gap:
@@ -280,7 +287,11 @@ class PickPlaceExpert:
                 vmin=c.descent_vmin,
                 stall_steps=c.descent_stall_steps,
             )
+            why, n, err = self.last_move
+            closing = len(self.grasps)
+            self.grasps.append({"descent": why, "descent_steps": n, "descent_error_mm": round(1e3 * err, 1)})
             yield from self._close()
+            self.grasps[closing]["close_steps"] = self._close_steps
             z0 = s.pos(step.body)[2]
             yield from self._move(s.eef_pos() + [0, 0, 0.06], g.yaw, CLOSE, vmax=c.vmax_fine, tol=0.01, max_steps=40)
             # held: it rose with the hand and the fingers did not close on nothing (gap about 0.002)
