@@ -157,6 +157,8 @@ def test_demos_hdf5_layout_and_resume(tmp_path, capsys, monkeypatch):
     assert demos.plan_jobs(cfg) == []  # resume: nothing left to record
     with pytest.raises(demos.SettingsMismatch, match="image_size=32 \\(asked 64\\)"):
         demos.plan_jobs(replace(cfg, image_size=64))  # 64-px demos must not join 32-px ones
+    with pytest.raises(demos.SettingsMismatch, match="expert=2 \\(asked 1\\)"):
+        demos.plan_jobs(replace(cfg, expert=1))  # another expert's labels must not join these
     more = replace(cfg, episodes_per_task=4)  # extending: allowed, with a note on the noisy set
     assert [j.episode for j in demos.plan_jobs(more)] == [2, 3]
     assert "noisy set differs" in capsys.readouterr().out
