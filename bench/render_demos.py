@@ -3,6 +3,7 @@
 Usage:
     python -m bench.render_demos --demos data/demos_states --out data/demos_fb3000 --image-size 96 --frame-stride 2
     python -m bench.render_demos --demos data/demos_states --out data/demos_fb1500 --face-budget 1500 --workers 2
+    python -m bench.render_demos --demos data/demos_states --out data/demos_e2 --demos-per-task 25  # a subset first
 
 Reads demos written by ``bench.demos`` (``states``, ``scene/*`` and ``model_file``; with or without
 images) and writes the same layout under ``--out`` with ``obs/agentview_rgb`` and
@@ -47,10 +48,13 @@ class RenderConfig:
     frame_stride: int = 1
     face_budget: int = 3000
     workers: int = 2
+    demos_per_task: int | None = None  # render only each task file's first N demos (None: all)
 
     def __post_init__(self) -> None:
         if self.image_size < 8 or self.frame_stride < 1 or self.workers < 1:
             raise ValueError("image_size must be >= 8, frame_stride and workers >= 1")
+        if self.demos_per_task is not None and self.demos_per_task < 1:
+            raise ValueError("--demos-per-task must be >= 1")
         RenderSettings("simplified", self.face_budget)  # validates the budget
         if Path(self.demos).resolve() == Path(self.out).resolve():
             raise ValueError("--out must differ from --demos")
@@ -139,7 +143,7 @@ def _prepare(src: Path, dst: Path, cfg: RenderConfig) -> list[str]:
             rendered_from=str(src),
         )
         done = {k for k in data if k.startswith("demo_")}
-    return [k for k in _demo_names(src) if k not in done]
+    return [k for k in _demo_names(src)[: cfg.demos_per_task] if k not in done]
 
 
 _RENDERERS: dict[str, Renderers] = {}  # per worker process, by settings
@@ -206,9 +210,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--frame-stride", type=int, default=d.frame_stride)
     p.add_argument("--face-budget", type=int, default=d.face_budget, help="meshes above this many faces are decimated")
     p.add_argument("--workers", type=int, default=d.workers)
+    p.add_argument(
+        "--demos-per-task",
+        type=int,
+        default=None,
+        help="render only the first N demos of each task file (default: all)",
+    )
     a = p.parse_args(argv)
     try:
-        cfg = RenderConfig(a.demos, a.out, a.image_size, a.frame_stride, a.face_budget, a.workers)
+        cfg = RenderConfig(a.demos, a.out, a.image_size, a.frame_stride, a.face_budget, a.workers, a.demos_per_task)
     except ValueError as e:
         p.error(str(e))
     t0 = time.time()

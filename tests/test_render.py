@@ -127,6 +127,31 @@ def test_demos_keep_states_and_rerender_to_the_recorded_frames(tmp_path, monkeyp
     assert "recorded live" in capsys.readouterr().err
 
 
+@pytest.mark.sim
+def test_render_demos_per_task_takes_a_subset_first_and_the_rest_on_a_later_run(tmp_path, monkeypatch):
+    """--demos-per-task 1 renders only demo_0; a later run without it adds the others."""
+    from bench import demos, render_demos
+
+    monkeypatch.setenv("VLABENCH_CACHE", str(tmp_path / "cache"))
+    states, out = tmp_path / "states", tmp_path / "out"
+    demos.main(
+        ["--suite", "robosuite", "--tasks", "0", "--episodes-per-task", "2", "--noise-frac", "0"]
+        + ["--workers", "1", "--no-images", "--out", str(states)]
+    )
+    args = ["--demos", str(states), "--out", str(out), "--image-size", "16", "--frame-stride", "8", "--workers", "1"]
+
+    def rendered() -> list[str]:
+        with h5py.File(out / "robosuite" / "task_0.hdf5") as f:
+            return sorted(k for k in f["data"] if k.startswith("demo_"))
+
+    render_demos.main([*args, "--demos-per-task", "1"])
+    assert rendered() == ["demo_0"]
+    render_demos.main(args)
+    assert rendered() == ["demo_0", "demo_1"]
+    with pytest.raises(SystemExit):
+        render_demos.main([*args, "--demos-per-task", "0"])
+
+
 def test_records_of_another_render_path_are_refused(tmp_path):
     from bench import run
     from bench.records import append_record
