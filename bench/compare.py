@@ -9,7 +9,9 @@ task, init state and seed: ``bench.run`` gives an episode the same seed in every
 (and per task with ``--per-task``), both success rates with their 95% Wilson intervals, the difference in
 points with Newcombe's paired 95% interval, and the discordant pairs (+ solved only by A, - only by B).
 An episode that ended in an error counts as a failure, as in ``bench.report``. Refuses runs whose
-episodes were rendered on different render paths (face budgets included) or run with the same weights.
+episodes were rendered on different render paths (face budgets included) or run with the same weights,
+unless ``--across-render-paths``: then each run must hold one render path, and the header names both (a
+policy compared on the path its weights were trained for against another on its own, e.g. two teachers).
 """
 
 from __future__ import annotations
@@ -47,11 +49,26 @@ def load_run(run: str | Path, policy: str = "teacher") -> pd.DataFrame:
     return pd.DataFrame(rows).drop_duplicates(KEY, keep="last")
 
 
-def paired(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
-    """The episodes both runs ran, with columns ``a`` and ``b`` (success); checks render paths and weights."""
-    paths = set(a.render_path) | set(b.render_path)
+def render_path(run: pd.DataFrame) -> str:
+    """The one render path of a run's episodes (ValueError if it holds several)."""
+    paths = sorted(map(str, set(run.render_path)))
     if len(paths) > 1:
-        raise ValueError(f"the runs were rendered on different render paths {sorted(map(str, paths))}")
+        raise ValueError(f"one run holds episodes of several render paths {paths}")
+    return paths[0]
+
+
+def paired(a: pd.DataFrame, b: pd.DataFrame, across_render_paths: bool = False) -> pd.DataFrame:
+    """The episodes both runs ran, with columns ``a`` and ``b`` (success); checks render paths and weights.
+    ``across_render_paths``: A and B may each be on its own (single) render path."""
+    if across_render_paths:
+        render_path(a), render_path(b)
+    else:
+        paths = set(a.render_path) | set(b.render_path)
+        if len(paths) > 1:
+            raise ValueError(
+                f"the runs were rendered on different render paths {sorted(map(str, paths))} "
+                "(--across-render-paths pairs them anyway, each on its own path)"
+            )
     if (set(a.weights) & set(b.weights)) - {None}:
         raise ValueError("both runs hold episodes of the same weights: nothing to compare")
     both = a[[*KEY, "success"]].merge(b[[*KEY, "success"]], on=KEY, how="inner", suffixes=("_a", "_b"))
@@ -86,14 +103,21 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--policy", default="teacher", help="policy whose records both runs hold")
     p.add_argument("--per-task", action="store_true", help="one row per task as well")
     p.add_argument("--out", default="", help="also write the table(s) as Markdown to this file")
+    p.add_argument(
+        "--across-render-paths",
+        action="store_true",
+        help="pair runs rendered on different paths (each run on one path; the header names both)",
+    )
     args = p.parse_args(argv)
     try:
-        pairs = paired(load_run(args.run_a, args.policy), load_run(args.run_b, args.policy))
+        a, b = load_run(args.run_a, args.policy), load_run(args.run_b, args.policy)
+        pairs = paired(a, b, args.across_render_paths)
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
+    where = f"; render paths: A {render_path(a)}, B {render_path(b)}" if args.across_render_paths else ""
     parts = [
-        f"A = {args.run_a}, B = {args.run_b} ({args.policy}), paired episodes\n",
+        f"A = {args.run_a}, B = {args.run_b} ({args.policy}), paired episodes{where}\n",
         to_markdown(table(pairs)),
     ]
     if args.per_task:

@@ -34,6 +34,16 @@ ROBUSTNESS_NOTE = (
 )
 
 
+def _registered_sha1(policy: str, budget: float | None) -> str | None:
+    """The fingerprint of a policy's registered default weights (None: no weights, or not on disk)."""
+    from policies.registry import weights_sha1
+
+    try:
+        return weights_sha1(policy, budget=budget)
+    except (KeyError, ValueError, OSError):
+        return None
+
+
 def eval_commands(df: pd.DataFrame, costs: dict[str, dict] | None = None) -> list[str]:
     """One ``bench.run`` command per recorded run configuration; runs that differ only in episode count
     or worker count (resumed extensions) collapse into the largest one, which regenerates them all; it
@@ -42,7 +52,11 @@ def eval_commands(df: pd.DataFrame, costs: dict[str, dict] | None = None) -> lis
     costs = costs or {}
     largest: dict[tuple, dict] = {}
     costed: dict[tuple, bool] = {}  # --no-cost only where no run of the group measured the cost
-    for label, cfg in zip(df["policy"], df["config"], strict=True):
+    shas = df["weights_sha1"] if "weights_sha1" in df else [None] * len(df)
+    for label, cfg, sha in zip(df["policy"], df["config"], shas, strict=True):
+        if cfg.get("checkpoint") and sha is not None and sha == _registered_sha1(cfg["policy"], cfg.get("budget")):
+            # weights since published as the policy's own checkpoint: the plain command reproduces them here
+            cfg = {**cfg, "checkpoint": None, "out": "results"}
         where = (cfg.get("checkpoint"), cfg.get("out", "results"))  # a replicate: other weights, other folder
         # exec_steps: another execution horizon; instruction: a language probe
         run = (cfg["policy"], cfg.get("budget"), cfg.get("exec_steps"), cfg.get("instruction"))
@@ -119,6 +133,11 @@ def _distill_command(s: dict) -> str:
     return cmd
 
 
+def _wall(meta: dict) -> float:
+    """A training record's wall seconds (``wall`` in a resume point's record)."""
+    return meta.get("train_wall_s", meta.get("wall", 0.0))
+
+
 def training_commands(root: Path, checkpoints: Path | None = None) -> list[str]:
     """Training commands from the run metadata in ``<root>/training/*.json`` (written by
     ``policies.train`` and ``distill.run``), else from the checkpoints' own metadata: the stored command
@@ -126,20 +145,28 @@ def training_commands(root: Path, checkpoints: Path | None = None) -> list[str]:
     else one rebuilt from the stored settings."""
     metas: dict[str, dict] = {}
     if checkpoints is not None:
+        teacher = (checkpoints / "teacher").resolve()
         for path in [checkpoints / "teacher" / "train.json", *sorted((checkpoints / "students").glob("*/*.json"))]:
             if path.name in ("train.json", "student.json") and path.exists():
-                metas[path.parent.name] = json.loads(path.read_text())
+                meta = json.loads(path.read_text())
+                if path.name == "student.json" and (path.parent / meta["teacher"]).resolve() != teacher:
+                    continue  # derived from another (retired) teacher: not a command of these results
+                metas[path.parent.name] = meta
     for path in sorted((root / "training").glob("*.json")):
         metas[path.stem] = json.loads(path.read_text())
     rows: list[list] = []  # [command, wall seconds]
     stored: dict[str, list] = {}  # a stored command's row
+    seen: set[tuple[str, float]] = set()
     for name in sorted(metas, key=lambda n: (n != "teacher", n)):
         meta, cmd = metas[name], metas[name].get("command")
+        if cmd is not None and (cmd, _wall(meta)) in seen:
+            continue  # the same record twice (a checkpoint's own copy of its run's training record)
+        seen.add((cmd, _wall(meta)))
         if cmd in stored:  # another budget of the same run
-            stored[cmd][1] += meta["train_wall_s"]
+            stored[cmd][1] += _wall(meta)
             continue
         line = cmd or (_train_command(meta) if "train_config" in meta else _distill_command(meta))
-        rows.append([line, meta["train_wall_s"]])
+        rows.append([line, _wall(meta)])
         if cmd:
             stored[cmd] = rows[-1]
     return [f"{cmd}   # {wall / 60:.0f} min" for cmd, wall in rows]

@@ -91,3 +91,20 @@ def test_compare_pairs_two_runs_on_the_episodes_both_ran(tmp_path, capsys):
     with pytest.raises(SystemExit):
         compare.main([str(a), str(tmp_path / "missing")])
     assert "no episode records" in capsys.readouterr().err
+
+
+def test_compare_across_render_paths_pairs_each_run_on_its_own_path(tmp_path, capsys):
+    from bench import compare
+
+    a = _eval_run(tmp_path / "a", "w1", {(0, 0): True, (0, 1): True})
+    b = _eval_run(tmp_path / "b", "w0", {(0, 0): False, (0, 1): True}, render_path="full")
+    with pytest.raises(ValueError, match="render paths"):
+        compare.paired(compare.load_run(a), compare.load_run(b))
+    pairs = compare.paired(compare.load_run(a), compare.load_run(b), across_render_paths=True)
+    assert len(pairs) == 2 and compare.table(pairs).iloc[0]["+ / -"] == "+1 / -0"
+    compare.main([str(a), str(b), "--across-render-paths"])
+    out = capsys.readouterr().out
+    assert "render paths: A simplified" in out and "B full" in out
+    _eval_run(tmp_path / "a", "w1", {(1, 0): True}, render_path="full")  # a run on two paths: refused
+    with pytest.raises(ValueError, match="several render paths"):
+        compare.paired(compare.load_run(a), compare.load_run(b), across_render_paths=True)

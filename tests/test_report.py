@@ -277,3 +277,17 @@ def test_robustness_table_pairs_perturbed_suites_and_probes_with_the_clean_suite
     readme = (root / "README.md").read_text()
     assert "## Robustness" in readme and "--instruction swap" in readme
     assert "--suite libero_spatial_with_mug" in readme
+
+
+def test_eval_commands_name_published_weights_by_their_policy() -> None:
+    """Records made from a folder whose weights were since published as the policy's own checkpoint are
+    reproduced by the plain command; records of other weights keep their --checkpoint and --out."""
+    from policies.registry import weights_sha1
+
+    base = {"policy": "teacher", "budget": None, "suites": ["libero_spatial"], "tasks": None, "cost": False}
+    cfg = base | {"episodes_per_task": 5, "workers": 2, "checkpoint": "checkpoints/teacher_wip", "out": "runs/e"}
+    df = pd.DataFrame({"policy": ["teacher"] * 2, "config": [cfg, cfg], "weights_sha1": [weights_sha1("teacher"), "x"]})
+    cmds = eval_commands(df)
+    plain = "python -m bench.run --policy teacher --suite libero_spatial --episodes-per-task 5 --workers 2"
+    assert cmds[0] == plain + " --no-cost"
+    assert cmds[1].endswith("--checkpoint checkpoints/teacher_wip --out runs/e --no-cost")
