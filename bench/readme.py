@@ -34,6 +34,14 @@ ROBUSTNESS_NOTE = (
 )
 
 
+EMBODIED_NOTE = (
+    "On the LIBERO episodes a policy and the teacher both ran (same init state and seed) and both solved:\n"
+    "the teacher's mean and the policy's mean paired difference with its 95% t-interval, for steps to\n"
+    "success, wall seconds per episode (workers share the CPU: compare within a run), end-effector path\n"
+    "length and action jerk (mean norm of the third difference of the arm's 6-d action). See `bench/embodied.py`."
+)
+
+
 def _registered_sha1(policy: str, budget: float | None) -> str | None:
     """The fingerprint of a policy's registered default weights (None: no weights, or not on disk)."""
     from policies.registry import weights_sha1
@@ -128,6 +136,8 @@ def _distill_command(s: dict) -> str:
         cmd += f" --state-noise {s['state_noise']:g}"
     if s.get("guidance", "constant") != "constant":
         cmd += f" --guidance {s['guidance']}"
+    if s.get("tune", "all") != "all":
+        cmd += f" --tune {s['tune']}"
     for k, v in s.get("weights", {}).items():  # the loss weights an ablation changed
         cmd += f" --{k.replace('_', '-')} {v:g}"
     return cmd
@@ -200,10 +210,13 @@ def write_readme(
             if name.startswith("seeds_b")
             else "Robustness (LIBERO-PRO suites and language probes, paired with the clean suite)"
             if name == "robustness"
+            else "Embodied efficiency (solved LIBERO episodes, paired with the teacher)"
+            if name == "embodied"
             else "Failure modes"
         )
         lines += [f"## {title}", "", *([FAILURES_NOTE, ""] if name == "failures" else [])]
         lines += [ROBUSTNESS_NOTE, ""] if name == "robustness" else []
+        lines += [EMBODIED_NOTE, ""] if name == "embodied" else []
         lines += [to_markdown(table), f"Files: `tables/{name}.md|tex|csv`.", ""]
     lines += [
         "## Commands",

@@ -9,7 +9,9 @@ counts, LIBERO average, layers run, FLOPs per call, latency, speedup vs teacher)
 baseline was evaluated beside ActDistill), ``results/tables/seeds_b<B>.{md,tex,csv}`` (training-seed
 replicates under ``results/seeds/``, see ``bench.seeds``), ``results/tables/failures.{md,tex,csv}`` (stalled
 vs moving failures, for the episodes recorded with ``still_steps_at_end``, see ``bench.failures``),
-``results/tables/robustness.{md,tex,csv}`` (LIBERO-PRO suites and language probes against the clean suite,
+``results/tables/embodied.{md,tex,csv}`` (steps, wall time, end-effector path and action jerk of solved
+episodes, paired with the teacher, see ``bench.embodied``), ``results/tables/robustness.{md,tex,csv}``
+(LIBERO-PRO suites and language probes against the clean suite,
 paired, see ``bench.robustness``), ``results/tables/rates.csv``, ``results/README.md`` and
 ``results/plots/*.png|pdf`` (success vs trunk FLOPs and vs speedup, robustness drop vs FLOPs, routing heat
 maps, the teacher's per-layer action-change profile).
@@ -24,6 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench import plots, robustness
+from bench.embodied import embodied_table
 from bench.readme import write_readme
 from bench.records import read_records
 from bench.seeds import load_replicates, seed_tables
@@ -93,6 +96,8 @@ def write(
     tables |= seed_tables(df, reps)
     if not (fails := failure_modes(failure_records(root, df))).empty:
         tables["failures"] = fails
+    if not (emb := embodied_table(df)).empty:
+        tables["embodied"] = emb
     drops = robustness.drops(robustness.pairs(df, robust))
     if not drops.empty:
         tables["robustness"] = robustness.robustness_table(drops)

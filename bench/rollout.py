@@ -9,6 +9,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from bench.embodied import action_jerk, path_length
 from bench.failures import still_steps_at_end
 from envs.base import STATE_LAYOUT
 from envs.errors import RendererError, SimulationError
@@ -72,8 +73,7 @@ def rollout(
             obs, _, terminated, truncated, info = env.step(action)
             steps += 1
             states.append(np.array(obs["state"], np.float32))
-            if trace is not None:
-                actions.append(action.astype(np.float32))
+            actions.append(action.astype(np.float32))
             if video is not None:
                 video.append(np.concatenate([obs["agentview"], obs["wrist"]], axis=1))
             if terminated or truncated:
@@ -93,6 +93,8 @@ def rollout(
         "success": success,
         "steps": steps,
         "still_steps_at_end": still_steps_at_end(eef),  # bench.failures: stalled vs moving failures
+        "eef_path_m": round(path_length(eef), 5),  # bench.embodied
+        "action_jerk": round(action_jerk(np.asarray(actions, np.float32)), 6),
         "error": error,
         "error_kind": kind,
         "actions_sha1": digest.hexdigest(),

@@ -6,6 +6,7 @@ Usage:
     python -m distill.run --budgets 0.5 --method nograph               # baselines: nograph truncate uniform random
     python -m distill.run --budgets 0.25 --name actdistill_nodistill --w-distill 0   # ablation: a term off
     python -m distill.run --budgets 0.25 --name actdistill_anneal --guidance anneal   # teacher terms fade out
+    python -m distill.run --budgets 0.5 --name actdistill_io --tune io   # trunk matrices frozen: a 1.5 MB student
 Outputs: ``checkpoints/students/<name or method>_b<budget>/`` (student.safetensors + student.json), logs and
 resumable checkpoints under ``runs/distill``; the per-layer action-change profile in
 ``runs/distill/profile_<name>_<graph>.json`` and ``results/profiles/action_change_<name>_<graph>.json``.
@@ -17,7 +18,7 @@ import argparse
 
 from distill.graph import GraphConfig
 from distill.router import RouterConfig
-from distill.train import GUIDANCE, LOSS_WEIGHTS, METHODS, DistillConfig, ResumeMismatch, run
+from distill.train import GUIDANCE, LOSS_WEIGHTS, METHODS, TUNES, DistillConfig, ResumeMismatch, run
 from policies.training import cli_command
 
 
@@ -44,6 +45,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--state-noise", type=float, default=d.state_noise, help="proprio noise, x std (teacher: 0.1)")
     p.add_argument("--guidance", default=d.guidance, help=f"one of {sorted(GUIDANCE)}: teacher-term weighting")
+    p.add_argument("--tune", default=d.tune, help="; ".join(f"{k}: {v}" for k, v in TUNES.items()))
     for k in LOSS_WEIGHTS:  # 0 switches a term off (ablations)
         p.add_argument("--" + k.replace("_", "-"), type=float, default=getattr(d, k), help=f"default {getattr(d, k)}")
     a = p.parse_args(argv)
@@ -69,6 +71,7 @@ def main(argv: list[str] | None = None) -> None:
             seed=a.seed,
             state_noise=a.state_noise,
             guidance=a.guidance,
+            tune=a.tune,
             **{k: getattr(a, k) for k in LOSS_WEIGHTS},
         )
     except ValueError as e:

@@ -76,6 +76,11 @@ GUIDANCE = {  # how the teacher-guidance terms (distillation, node, relation) ar
     "late": "weights rise linearly from 0: the router first settles on demonstrations alone, the teacher joins later",
     "agree": "distillation per frame weighted by exp(-e / mean e), e the teacher's L1 to the demonstration",
 }
+TUNES = {  # which of the student's parameters fine-tuning changes (the router always trains)
+    "all": "every parameter of the teacher's copy (a student file as large as the teacher)",
+    "io": "the norm gains, input projections, query and position embeddings and the action head; the trunk's "
+    "attention and MLP matrices stay the teacher's (a student file of about 1.5 MB)",
+}
 GRAPH_WEIGHTS = ("w_node", "w_rel", "w_prior")  # the graph terms' weights (node, relation, router prior)
 LOSS_WEIGHTS = ("w_distill", *GRAPH_WEIGHTS)  # settable from the CLI; 0 switches a term off
 
@@ -109,6 +114,7 @@ class DistillConfig:
     tau_end: float = 0.3
     state_noise: float = 0.0  # Gaussian noise on the proprio, in units of its std (the teacher trained with 0.1)
     guidance: str = "constant"  # how the teacher terms are weighted, see GUIDANCE
+    tune: str = "all"  # which parameters fine-tuning changes, see TUNES
     val_every: int = 10
     ckpt_every: int = 250
     seed: int = 0
@@ -125,6 +131,8 @@ class DistillConfig:
         for b in self.budgets:
             if not 0.0 < b <= 1.0:
                 raise ValueError(f"budgets must be in (0, 1], got {b}")
+        if self.tune not in TUNES:
+            raise ValueError(f"tune must be one of {sorted(TUNES)}, got {self.tune!r}")
         if self.guidance not in GUIDANCE:
             raise ValueError(f"guidance must be one of {sorted(GUIDANCE)}, got {self.guidance!r}")
         if self.guidance != "constant" and not set(TEACHER_TERMS) & set(METHODS[self.method].terms):
@@ -151,6 +159,7 @@ _STAGE2_ONLY = (
     "tau_end",
     "state_noise",
     "guidance",
+    "tune",
 )
 
 
@@ -288,6 +297,11 @@ def _profile(cfg: DistillConfig, teacher: VLA, enc: Encapsulation, val: FrameSet
     return torch.stack(changes).sum(0).cpu() / n, torch.stack(errs).sum(0).cpu() / n
 
 
+def is_trunk_matrix(name: str) -> bool:
+    """Whether a VLA parameter is one of the trunk's attention or MLP matrices (frozen under ``tune="io"``)."""
+    return name.startswith("trunk.layers.") and (".self_attn." in name or ".mlp." in name)
+
+
 def frame_weights(cfg: DistillConfig, t_chunk: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Per-frame weights (mean 1) of the distillation term: uniform, or under ``guidance="agree"``
     exp(-e / mean e) with e the teacher's L1 to the demonstration on that frame, so frames where the
@@ -314,9 +328,12 @@ def train_student(
     scfg = StudentConfig(budget=budget, routing=spec.routing, static=spec.static, router=cfg.router)
     student = RoutedVLA(copy.deepcopy(teacher), scfg).to(device).train()
     student.vla.requires_grad_(True)
+    if cfg.tune == "io":
+        for name, p in student.vla.named_parameters():
+            p.requires_grad_(not is_trunk_matrix(name))
     router_params = list(student.router.parameters()) if student.router is not None else []
     rid = {id(p) for p in router_params}
-    groups = [{"params": [p for p in student.parameters() if id(p) not in rid], "lr": cfg.lr}]
+    groups = [{"params": [p for p in student.parameters() if id(p) not in rid and p.requires_grad], "lr": cfg.lr}]
     if router_params:
         groups.append({"params": router_params, "lr": cfg.router_lr})
     opt = torch.optim.AdamW(groups, weight_decay=0.0)
@@ -459,6 +476,7 @@ def run(cfg: DistillConfig, command: str | None = None) -> dict[float, dict[str,
             "seed": cfg.seed,
             "state_noise": cfg.state_noise,
             "guidance": cfg.guidance,
+            "tune": cfg.tune,
             "weights": changed_weights(cfg),
             "calibration": cal,
             "train_wall_s": round(time.time() - t0, 1),

@@ -399,3 +399,39 @@ def test_random_routing_follows_the_episode_seed_not_the_process_history() -> No
     episode(8)  # another episode in between, as in a worker that ran other jobs
     assert episode(7) == first
     assert any(episode(s) != first for s in (1, 2, 3))  # still random across episodes
+
+
+def test_tune_io_stores_only_what_it_trains(tmp_path, monkeypatch) -> None:
+    """--tune io freezes the trunk's attention and MLP matrices: the student file holds the router and the
+    small tensors it trained, loads against the teacher, and differs from a full fine-tune; the setting is
+    recorded, repeated in the training command and part of the resume key."""
+    from distill.train import is_trunk_matrix
+
+    with pytest.raises(ValueError, match="tune must be one of"):
+        DistillConfig(tune="lora")
+    seen = []
+    monkeypatch.setattr("distill.run.run", lambda cfg, command=None: seen.append(cfg))
+    distill_main(["--method", "nograph", "--tune", "io"])
+    assert seen[0].tune == "io"
+    write_features(tmp_path / "feats")
+    save_vla(tiny_teacher(), tmp_path / "teacher")
+    stored = {}
+    for tune in ("all", "io"):
+        cfg = DistillConfig(
+            teacher=str(tmp_path / "teacher"), features=str(tmp_path / "feats"), out=str(tmp_path / f"run_{tune}"),
+            export=str(tmp_path / f"students_{tune}"), results=str(tmp_path / f"results_{tune}"), method="nograph",
+            suites=["libero_spatial"], budgets=[0.5], steps=2, batch_size=8, val_every=2, threads=1, bf16=False,
+            tune=tune,
+        )  # fmt: skip
+        run(cfg)
+        folder = tmp_path / f"students_{tune}" / "nograph_b0.5"
+        stored[tune] = load_file(folder / "student.safetensors")
+        assert json.loads((folder / "student.json").read_text())["tune"] == tune
+        load_student(folder)  # assembles teacher + difference
+    trunk = [k for k in stored["all"] if is_trunk_matrix(k.removeprefix("vla."))]
+    assert trunk and not any(is_trunk_matrix(k.removeprefix("vla.")) for k in stored["io"])
+    assert any(k.startswith("router.") for k in stored["io"]) and any(k.startswith("vla.head") for k in stored["io"])
+    assert training_commands(tmp_path / "results_io")[0].endswith("--tune io   # 0 min")
+    cfg.tune = "all"  # the io run's checkpoint does not resume a full fine-tune
+    with pytest.raises(ResumeMismatch, match="tune"):
+        run(cfg)
