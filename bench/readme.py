@@ -137,7 +137,7 @@ def _distill_command(s: dict) -> str:
     if s.get("guidance", "constant") != "constant":
         cmd += f" --guidance {s['guidance']}"
     if s.get("tune", "all") != "all":
-        cmd += f" --tune {s['tune']}"
+        cmd += f" --tune {s['tune']}" + (f" --lora-rank {s['lora_rank']}" if s.get("lora_rank") else "")
     for k, v in s.get("weights", {}).items():  # the loss weights an ablation changed
         cmd += f" --{k.replace('_', '-')} {v:g}"
     return cmd

@@ -1,4 +1,5 @@
-"""Students stored as what differs from the teacher: router weights + the parameters training changed.
+"""Students stored as what differs from the teacher: router weights + the parameters training changed
+(a LoRA student: the low-rank factors of its trunk matrices, merged into the teacher's on loading).
 
 Folder layout: ``student.safetensors`` (float16; router and changed teacher tensors) and
 ``student.json`` (StudentConfig, the teacher folder it applies to and that teacher's fingerprint, realised
@@ -19,6 +20,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from distill.lora import SUFFIXES, lora_factors, merge_factors
 from distill.router import RouterConfig
 from distill.student import RoutedVLA, StudentConfig
 from policies.vla.checkpoint import CheckpointError, fingerprint, load_vla
@@ -33,11 +35,14 @@ def save_student(student: RoutedVLA, teacher: VLA, folder: str | Path, teacher_d
     base = {k: v.to(torch.float16) for k, v in teacher.state_dict().items()}
     out = {}
     for k, v in student.state_dict().items():
+        if ".parametrizations." in k:
+            continue  # a LoRA-reparametrised matrix: the teacher's (frozen) plus the factors stored below
         v16 = v.detach().cpu().to(torch.float16) if v.is_floating_point() else v.detach().cpu()
         tk = k.removeprefix("vla.")
         if k.startswith("vla.") and tk in base and torch.equal(base[tk], v16):
             continue  # unchanged teacher tensor: not stored
         out[k] = v16.contiguous()
+    out |= {k: v.cpu().to(torch.float16).contiguous() for k, v in lora_factors(student).items()}
     save_file(out, str(folder / WEIGHTS))
     cfg = {
         "student": asdict(student.cfg),
@@ -72,10 +77,15 @@ def load_student(folder: str | Path, teacher_dir: str | Path | None = None) -> R
     except (SafetensorError, OSError) as e:
         raise CheckpointError(f"student {folder}: cannot read {WEIGHTS} ({e})") from None
     state = student.state_dict()
+    factors = {k: diff.pop(k) for k in [k for k in diff if k.endswith(SUFFIXES)]}
     bad = [k for k in diff if k not in state or state[k].shape != diff[k].shape]
     if bad:
         raise CheckpointError(f"student {folder}: weights do not match the teacher/config ({bad[:3]})")
     state.update({k: v.to(state[k].dtype) for k, v in diff.items()})
+    try:
+        merge_factors(state, factors)  # LoRA students: W + B A, once
+    except (KeyError, ValueError) as e:
+        raise CheckpointError(f"student {folder}: LoRA factors do not match the teacher ({e})") from None
     student.load_state_dict(state)
     student.teacher_dir = str(teacher_path)
     return student.eval()

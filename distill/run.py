@@ -7,6 +7,7 @@ Usage:
     python -m distill.run --budgets 0.25 --name actdistill_nodistill --w-distill 0   # ablation: a term off
     python -m distill.run --budgets 0.25 --name actdistill_anneal --guidance anneal   # teacher terms fade out
     python -m distill.run --budgets 0.5 --name actdistill_io --tune io   # trunk matrices frozen: a 1.5 MB student
+    python -m distill.run --budgets 0.5 --name actdistill_lora --tune lora   # + rank-16 deltas on them: 4 MB
 Outputs: ``checkpoints/students/<name or method>_b<budget>/`` (student.safetensors + student.json), logs and
 resumable checkpoints under ``runs/distill``; the per-layer action-change profile in
 ``runs/distill/profile_<name>_<graph>.json`` and ``results/profiles/action_change_<name>_<graph>.json``.
@@ -46,6 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--state-noise", type=float, default=d.state_noise, help="proprio noise, x std (teacher: 0.1)")
     p.add_argument("--guidance", default=d.guidance, help=f"one of {sorted(GUIDANCE)}: teacher-term weighting")
     p.add_argument("--tune", default=d.tune, help="; ".join(f"{k}: {v}" for k, v in TUNES.items()))
+    p.add_argument("--lora-rank", type=int, default=d.lora_rank, help="rank of the trunk deltas under --tune lora")
     for k in LOSS_WEIGHTS:  # 0 switches a term off (ablations)
         p.add_argument("--" + k.replace("_", "-"), type=float, default=getattr(d, k), help=f"default {getattr(d, k)}")
     a = p.parse_args(argv)
@@ -72,6 +74,7 @@ def main(argv: list[str] | None = None) -> None:
             state_noise=a.state_noise,
             guidance=a.guidance,
             tune=a.tune,
+            lora_rank=a.lora_rank,
             **{k: getattr(a, k) for k in LOSS_WEIGHTS},
         )
     except ValueError as e:

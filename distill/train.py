@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from distill.checkpoint import save_student
 from distill.graph import Encapsulation, GraphConfig, action_change_profile, depth_weights
+from distill.lora import add_lora, is_trunk_matrix
 from distill.losses import TEACHER_TERMS, TERMS, LossInputs, compose, prior_targets
 from distill.router import RouterConfig
 from distill.routing import ROUTINGS
@@ -80,6 +81,7 @@ TUNES = {  # which of the student's parameters fine-tuning changes (the router a
     "all": "every parameter of the teacher's copy (a student file as large as the teacher)",
     "io": "the norm gains, input projections, query and position embeddings and the action head; the trunk's "
     "attention and MLP matrices stay the teacher's (a student file of about 1.5 MB)",
+    "lora": "as io, and a rank-``lora_rank`` delta on each trunk matrix (distill.lora; about 4 MB at rank 16)",
 }
 GRAPH_WEIGHTS = ("w_node", "w_rel", "w_prior")  # the graph terms' weights (node, relation, router prior)
 LOSS_WEIGHTS = ("w_distill", *GRAPH_WEIGHTS)  # settable from the CLI; 0 switches a term off
@@ -115,6 +117,7 @@ class DistillConfig:
     state_noise: float = 0.0  # Gaussian noise on the proprio, in units of its std (the teacher trained with 0.1)
     guidance: str = "constant"  # how the teacher terms are weighted, see GUIDANCE
     tune: str = "all"  # which parameters fine-tuning changes, see TUNES
+    lora_rank: int = 16  # tune="lora" only
     val_every: int = 10
     ckpt_every: int = 250
     seed: int = 0
@@ -133,6 +136,8 @@ class DistillConfig:
                 raise ValueError(f"budgets must be in (0, 1], got {b}")
         if self.tune not in TUNES:
             raise ValueError(f"tune must be one of {sorted(TUNES)}, got {self.tune!r}")
+        if self.lora_rank < 1:
+            raise ValueError(f"lora_rank must be >= 1, got {self.lora_rank}")
         if self.guidance not in GUIDANCE:
             raise ValueError(f"guidance must be one of {sorted(GUIDANCE)}, got {self.guidance!r}")
         if self.guidance != "constant" and not set(TEACHER_TERMS) & set(METHODS[self.method].terms):
@@ -160,6 +165,7 @@ _STAGE2_ONLY = (
     "state_noise",
     "guidance",
     "tune",
+    "lora_rank",
 )
 
 
@@ -297,11 +303,6 @@ def _profile(cfg: DistillConfig, teacher: VLA, enc: Encapsulation, val: FrameSet
     return torch.stack(changes).sum(0).cpu() / n, torch.stack(errs).sum(0).cpu() / n
 
 
-def is_trunk_matrix(name: str) -> bool:
-    """Whether a VLA parameter is one of the trunk's attention or MLP matrices (frozen under ``tune="io"``)."""
-    return name.startswith("trunk.layers.") and (".self_attn." in name or ".mlp." in name)
-
-
 def frame_weights(cfg: DistillConfig, t_chunk: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Per-frame weights (mean 1) of the distillation term: uniform, or under ``guidance="agree"``
     exp(-e / mean e) with e the teacher's L1 to the demonstration on that frame, so frames where the
@@ -328,9 +329,11 @@ def train_student(
     scfg = StudentConfig(budget=budget, routing=spec.routing, static=spec.static, router=cfg.router)
     student = RoutedVLA(copy.deepcopy(teacher), scfg).to(device).train()
     student.vla.requires_grad_(True)
-    if cfg.tune == "io":
+    if cfg.tune in ("io", "lora"):
         for name, p in student.vla.named_parameters():
             p.requires_grad_(not is_trunk_matrix(name))
+    if cfg.tune == "lora":
+        add_lora(student.vla, cfg.lora_rank)
     router_params = list(student.router.parameters()) if student.router is not None else []
     rid = {id(p) for p in router_params}
     groups = [{"params": [p for p in student.parameters() if id(p) not in rid and p.requires_grad], "lr": cfg.lr}]
@@ -477,6 +480,7 @@ def run(cfg: DistillConfig, command: str | None = None) -> dict[float, dict[str,
             "state_noise": cfg.state_noise,
             "guidance": cfg.guidance,
             "tune": cfg.tune,
+            **({"lora_rank": cfg.lora_rank} if cfg.tune == "lora" else {}),
             "weights": changed_weights(cfg),
             "calibration": cal,
             "train_wall_s": round(time.time() - t0, 1),

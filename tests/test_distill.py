@@ -405,10 +405,10 @@ def test_tune_io_stores_only_what_it_trains(tmp_path, monkeypatch) -> None:
     """--tune io freezes the trunk's attention and MLP matrices: the student file holds the router and the
     small tensors it trained, loads against the teacher, and differs from a full fine-tune; the setting is
     recorded, repeated in the training command and part of the resume key."""
-    from distill.train import is_trunk_matrix
+    from distill.lora import is_trunk_matrix
 
     with pytest.raises(ValueError, match="tune must be one of"):
-        DistillConfig(tune="lora")
+        DistillConfig(tune="qlora")
     seen = []
     monkeypatch.setattr("distill.run.run", lambda cfg, command=None: seen.append(cfg))
     distill_main(["--method", "nograph", "--tune", "io"])
@@ -416,7 +416,7 @@ def test_tune_io_stores_only_what_it_trains(tmp_path, monkeypatch) -> None:
     write_features(tmp_path / "feats")
     save_vla(tiny_teacher(), tmp_path / "teacher")
     stored = {}
-    for tune in ("all", "io"):
+    for tune in ("all", "io", "lora"):
         cfg = DistillConfig(
             teacher=str(tmp_path / "teacher"), features=str(tmp_path / "feats"), out=str(tmp_path / f"run_{tune}"),
             export=str(tmp_path / f"students_{tune}"), results=str(tmp_path / f"results_{tune}"), method="nograph",
@@ -431,7 +431,42 @@ def test_tune_io_stores_only_what_it_trains(tmp_path, monkeypatch) -> None:
     trunk = [k for k in stored["all"] if is_trunk_matrix(k.removeprefix("vla."))]
     assert trunk and not any(is_trunk_matrix(k.removeprefix("vla.")) for k in stored["io"])
     assert any(k.startswith("router.") for k in stored["io"]) and any(k.startswith("vla.head") for k in stored["io"])
+    lora = {k for k in stored["lora"] if k.endswith(("lora_A", "lora_B"))}
+    assert len(lora) == 2 * len(trunk) and set(stored["lora"]) - lora == set(stored["io"])
     assert training_commands(tmp_path / "results_io")[0].endswith("--tune io   # 0 min")
     cfg.tune = "all"  # the io run's checkpoint does not resume a full fine-tune
     with pytest.raises(ResumeMismatch, match="tune"):
         run(cfg)
+
+
+def test_lora_student_loads_as_the_model_it_trained(tmp_path) -> None:
+    """A LoRA student is stored as its factors and loads with B A merged: the same actions as the
+    reparametrised model, from plain matrices; factors of another shape are refused."""
+    from distill.checkpoint import save_student
+    from distill.lora import add_lora
+
+    teacher = tiny_teacher()
+    save_vla(teacher, tmp_path / "teacher")
+    student = RoutedVLA(copy.deepcopy(teacher), StudentConfig(budget=0.5))
+    names = add_lora(student.vla, 4)
+    assert names and all(not p.requires_grad for n, p in student.vla.named_parameters() if n.endswith(".original"))
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for n, p in student.named_parameters():
+            if n.endswith(".B"):
+                p.normal_(0, 0.05)
+    folder = save_student(student, teacher, tmp_path / "s", "../teacher", {})
+    stored = load_file(folder / "student.safetensors")
+    assert not any(".parametrizations." in k for k in stored) and f"vla.{names[0]}.lora_A" in stored
+    loaded = load_student(folder)
+    x = torch.randn(3, 7, teacher.cfg.hidden_size)
+    with torch.no_grad():
+        want = student.vla.decode(student.route(x)[0])
+        got = loaded.vla.decode(loaded.route(x)[0])
+    assert torch.allclose(got, want, atol=2e-2) and not any("parametrizations" in k for k in loaded.state_dict())
+    stored[f"vla.{names[0]}.lora_A"] = torch.zeros(5, 3, dtype=torch.float16)
+    from safetensors.torch import save_file
+
+    save_file(stored, str(folder / "student.safetensors"))
+    with pytest.raises(CheckpointError, match="LoRA"):
+        load_student(folder)
