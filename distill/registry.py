@@ -93,7 +93,7 @@ for _name, _method, _display, _marker in [
     # variant: --guidance agree (distil less where the teacher is wrong)
     ("student_agree", "actdistill_agree", "ActDistill, distillation weighted by teacher-demo agreement", "8"),
     # storage: --tune io (trunk matrices frozen) and --tune lora (rank-16 deltas on them): a student of a few MB
-    ("student_io", "actdistill_io", "ActDistill, trunk matrices frozen (norms, projections, head tuned)", "P"),
+    ("student_io", "actdistill_io", "ActDistill, trunk matrices frozen (norms, projections, head tuned)", "+"),
     ("student_lora", "actdistill_lora", "ActDistill, rank-16 LoRA on the trunk matrices", "X"),
     ("nograph", "nograph", "Router, no graph (MoLe-VLA-like)", "s"),
     ("truncate", "truncate", "Static truncation", "v"),
