@@ -18,8 +18,18 @@ from policies.registry import POLICIES  # noqa: E402
 # the routed policies (students and baselines) in registration order: each its marker and one colour
 MARKERS = {name: spec.marker for name, spec in POLICIES.items() if spec.routed}
 
-# one colour per method: tab10, six dark tab20b shades, a tab20b red and two light tab20 tones (18 routed methods)
-PALETTE = [f"C{i}" for i in range(10)] + ["#393b79", "#637939", "#843c39", "#7b4173", "#8c6d31", "#5254a3", "#d6616b", "#17becf", "#bcbd22"]
+# one colour per method: tab10, six dark tab20b shades, a tab20b red and two light tab20b tones (18 routed methods)
+PALETTE = [f"C{i}" for i in range(10)] + [
+    "#393b79",
+    "#637939",
+    "#843c39",
+    "#7b4173",
+    "#8c6d31",
+    "#5254a3",
+    "#d6616b",
+    "#9c9ede",
+    "#e7969c",
+]
 
 
 def _save(fig, folder: Path, name: str) -> list[Path]:
