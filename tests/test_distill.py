@@ -43,6 +43,15 @@ def tiny_teacher() -> VLA:
     return VLA(VLAConfig(**TINY)).eval()
 
 
+def tiny_nograph(tmp_path, tag: str, **kw) -> DistillConfig:
+    """A 2-step nograph run at budget 0.5 on ``tmp_path``'s teacher and features; folders end in ``tag``."""
+    return DistillConfig(
+        teacher=str(tmp_path / "teacher"), features=str(tmp_path / "feats"), out=str(tmp_path / f"run{tag}"),
+        export=str(tmp_path / f"students{tag}"), results=str(tmp_path / f"results{tag}"), method="nograph",
+        suites=["libero_spatial"], budgets=[0.5], steps=2, batch_size=8, val_every=2, threads=1, bf16=False, **kw,
+    )  # fmt: skip
+
+
 def test_static_masks_and_prior() -> None:
     assert static_mask(8, 0.25, "truncate") == [True, True] + [False] * 6
     assert static_mask(8, 0.5, "uniform").count(True) == 4
@@ -320,12 +329,7 @@ def test_state_noise_augments_training_and_is_recorded(tmp_path, monkeypatch) ->
     save_vla(tiny_teacher(), tmp_path / "teacher")
     weights = {}
     for noise in (0.0, 0.1):
-        cfg = DistillConfig(
-            teacher=str(tmp_path / "teacher"), features=str(tmp_path / "feats"), out=str(tmp_path / f"run{noise}"),
-            export=str(tmp_path / f"students{noise}"), results=str(tmp_path / f"results{noise}"), method="nograph",
-            suites=["libero_spatial"], budgets=[0.5], steps=2, batch_size=8, val_every=2, threads=1, bf16=False,
-            state_noise=noise,
-        )  # fmt: skip
+        cfg = tiny_nograph(tmp_path, str(noise), state_noise=noise)
         run(cfg)
         folder = tmp_path / f"students{noise}" / "nograph_b0.5"
         weights[noise] = load_file(folder / "student.safetensors")
@@ -417,12 +421,7 @@ def test_tune_io_stores_only_what_it_trains(tmp_path, monkeypatch) -> None:
     save_vla(tiny_teacher(), tmp_path / "teacher")
     stored = {}
     for tune in ("all", "io", "lora"):
-        cfg = DistillConfig(
-            teacher=str(tmp_path / "teacher"), features=str(tmp_path / "feats"), out=str(tmp_path / f"run_{tune}"),
-            export=str(tmp_path / f"students_{tune}"), results=str(tmp_path / f"results_{tune}"), method="nograph",
-            suites=["libero_spatial"], budgets=[0.5], steps=2, batch_size=8, val_every=2, threads=1, bf16=False,
-            tune=tune,
-        )  # fmt: skip
+        cfg = tiny_nograph(tmp_path, f"_{tune}", tune=tune)
         run(cfg)
         folder = tmp_path / f"students_{tune}" / "nograph_b0.5"
         stored[tune] = load_file(folder / "student.safetensors")
