@@ -10,10 +10,10 @@ Usage:
         --dagger-round 1 --train-steps 2000
 
 Every stage is an existing command that writes its outputs as it goes and skips what is on disk:
-``bench.demos --no-images`` (states only, ``data/demos_states``), ``bench.dagger`` (the current teacher
-drives, the expert takes over; ``data/dagger_<name>``, with ``--dagger-policy``), ``bench.render_demos``
+``demos.record --no-images`` (states only, ``data/demos_states``), ``demos.dagger`` (the current teacher
+drives, the expert takes over; ``data/dagger_<name>``, with ``--dagger-policy``), ``demos.render``
 (images from the states at the policy's size and face budget, base and DAgger demos into one tree),
-``policies.vla.features``, ``policies.train`` (exports ``checkpoints/teacher_<name>``) and ``bench.run``
+``demos.features``, ``policies.train`` (exports ``checkpoints/teacher_<name>``) and ``bench.run``
 (official init states). Training pauses with a checkpoint after ``--train-minutes`` (a stage stays
 under about 2 h on a 2-core CPU; rerun the chain to go on). Each stage runs in its own process; its
 command, exit status and wall time go to ``runs/chain_<name>/stages.jsonl``, and a stage that finished
@@ -35,6 +35,13 @@ from pathlib import Path
 
 STAGES = ("record", "dagger", "render", "encode", "train", "evaluate")
 PAUSED = 3  # policies.train's exit status when --max-minutes stopped it (checkpointed, to be rerun)
+# modules moved to the demos package (issue 40): a stage logged under its old module counts as the same command
+MOVED = {
+    "bench.demos": "demos.record",
+    "bench.dagger": "demos.dagger",
+    "bench.render_demos": "demos.render",
+    "policies.vla.features": "demos.features",
+}
 
 
 @dataclass
@@ -103,19 +110,19 @@ class ChainConfig:
                 parts.append([*cmd, "--suite", "robosuite", *(["--tasks", "0"] if self.lift_only else [])])
             return [a for part in parts for a in (*part, ";")][:-1]
 
-        rec = ["bench.demos", "--episodes-per-task", str(self.demos_per_task), "--noise-frac", str(self.noise_frac)]
+        rec = ["demos.record", "--episodes-per-task", str(self.demos_per_task), "--noise-frac", str(self.noise_frac)]
         cmds["record"] = per_suite([*rec, "--no-images", "--out", "data/demos_states", *w])
         if self.dagger_policy:
-            dg = ["bench.dagger", "--policy", self.dagger_policy, "--episodes-per-task", str(self.dagger_episodes)]
+            dg = ["demos.dagger", "--policy", self.dagger_policy, "--episodes-per-task", str(self.dagger_episodes)]
             dg += ["--round", str(self.dagger_round), "--out", f"data/dagger_{self.name}", *w]
             dg += ["--checkpoint", self.dagger_checkpoint] if self.dagger_checkpoint else []
             cmds["dagger"] = per_suite(dg)
         rd = ["--out", rendered, "--image-size", str(self.image_size), "--frame-stride", str(self.frame_stride)]
         rd += ["--face-budget", str(self.face_budget), *w]
-        cmds["render"] = ["bench.render_demos", "--demos", "data/demos_states", *rd]
+        cmds["render"] = ["demos.render", "--demos", "data/demos_states", *rd]
         if self.dagger_policy:
-            cmds["render"] += [";", "bench.render_demos", "--demos", f"data/dagger_{self.name}", *rd]
-        cmds["encode"] = ["policies.vla.features", "--demos", rendered, "--out", feats]
+            cmds["render"] += [";", "demos.render", "--demos", f"data/dagger_{self.name}", *rd]
+        cmds["encode"] = ["demos.features", "--demos", rendered, "--out", feats]
         if self.feature_blocks:
             cmds["encode"] += ["--feature-blocks", str(self.feature_blocks)]
         tr = ["policies.train", "--features", feats, "--suite", *self.suites, "--steps", str(self.train_steps)]
@@ -154,14 +161,14 @@ def _split(cmd: list[str]) -> list[list[str]]:
 
 
 def done_stages(log: Path) -> dict[str, tuple[int, list[str]]]:
-    """Stage name -> (line number, command) of its last successful run."""
+    """Stage name -> (line number, command) of its last successful run (moved modules under their new names)."""
     if not log.exists():
         return {}
     done = {}
     for i, line in enumerate(log.read_text().splitlines()):
         rec = json.loads(line)
         if rec["rc"] == 0:
-            done[rec["stage"]] = (i, rec["command"])
+            done[rec["stage"]] = (i, [MOVED.get(a, a) for a in rec["command"]])
     return done
 
 

@@ -1,8 +1,8 @@
 """Train the teacher VLA on cached demonstration features (multi-task over whole suites).
 
 Usage:
-    python -m bench.demos --suite libero_spatial libero_object --episodes-per-task 40 --image-size 96 --frame-stride 2
-    python -m policies.vla.features
+    python -m demos.record --suite libero_spatial libero_object --episodes-per-task 40 --image-size 96 --frame-stride 2
+    python -m demos.features
     python -m policies.train --suite libero_spatial libero_object robosuite --steps 6000 --out runs/teacher
     # exports checkpoints/teacher (float16 safetensors + config.json) when done; rerun to resume
 

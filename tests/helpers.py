@@ -14,7 +14,7 @@ def write_features(
     root: Path, suite: str = "libero_spatial", tasks: int = 2, demos: int = 4, channels: int = 1280, hw: int = 2,
     blocks: int = 0,
 ) -> None:  # fmt: skip
-    """Feature files in the layout of ``policies.vla.features`` (2x2 maps of the head's 1280 channels by
+    """Feature files in the layout of ``demos.features`` (2x2 maps of the head's 1280 channels by
     default, random values; ``blocks``: the files say they were taken after that many encoder blocks)."""
     rng = np.random.default_rng(0)
     for t in range(tasks):

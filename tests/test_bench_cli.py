@@ -10,9 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench import demos
 from bench.records import read_records
-from policies.vla import features
+from demos import features, record
 
 pytestmark = pytest.mark.sim
 
@@ -127,7 +126,7 @@ def test_run_without_working_gl_exits_2(tmp_path, gl):
 
 
 def test_demos_hdf5_layout_and_resume(tmp_path, capsys, monkeypatch):
-    cfg = demos.DemoConfig(
+    cfg = record.DemoConfig(
         suites=["robosuite"],
         tasks=[0],
         episodes_per_task=2,
@@ -137,7 +136,7 @@ def test_demos_hdf5_layout_and_resume(tmp_path, capsys, monkeypatch):
         workers=1,
         out=str(tmp_path),
     )
-    assert demos.run(cfg) == {}
+    assert record.run(cfg) == {}
     path = tmp_path / "robosuite" / "task_0.hdf5"
     with h5py.File(path, "r") as f:
         data = f["data"]
@@ -154,21 +153,21 @@ def test_demos_hdf5_layout_and_resume(tmp_path, capsys, monkeypatch):
         assert not d0.attrs["noisy"] and d1.attrs["noisy"]
         np.testing.assert_array_equal(d0["actions"][:], d0["executed_actions"][:])
         assert not np.array_equal(d1["actions"][:], d1["executed_actions"][:])
-    assert demos.plan_jobs(cfg) == []  # resume: nothing left to record
-    with pytest.raises(demos.SettingsMismatch, match="image_size=32 \\(asked 64\\)"):
-        demos.plan_jobs(replace(cfg, image_size=64))  # 64-px demos must not join 32-px ones
-    with pytest.raises(demos.SettingsMismatch, match="expert=2 \\(asked 1\\)"):
-        demos.plan_jobs(replace(cfg, expert=1))  # another expert's labels must not join these
+    assert record.plan_jobs(cfg) == []  # resume: nothing left to record
+    with pytest.raises(record.SettingsMismatch, match="image_size=32 \\(asked 64\\)"):
+        record.plan_jobs(replace(cfg, image_size=64))  # 64-px demos must not join 32-px ones
+    with pytest.raises(record.SettingsMismatch, match="expert=2 \\(asked 1\\)"):
+        record.plan_jobs(replace(cfg, expert=1))  # another expert's labels must not join these
     more = replace(cfg, episodes_per_task=4)  # extending: allowed, with a note on the noisy set
-    assert [j.episode for j in demos.plan_jobs(more)] == [2, 3]
+    assert [j.episode for j in record.plan_jobs(more)] == [2, 3]
     assert "noisy set differs" in capsys.readouterr().out
-    monkeypatch.setattr(demos, "record_episode", lambda job, cfg: {"job": job, "success": False, "attempts": 3})
-    assert demos.run(more) == {("robosuite", 0): [2, 3]}  # the expert fails: the failures are remembered
-    assert demos.plan_jobs(more) == []  # a deterministic replay would fail again: not retried
-    assert demos.run(more) == {("robosuite", 0): [2, 3]}  # still reported as missing
-    assert [j.episode for j in demos.plan_jobs(replace(more, retry_failed=True))] == [2, 3]
+    monkeypatch.setattr(record, "record_episode", lambda job, cfg: {"job": job, "success": False, "attempts": 3})
+    assert record.run(more) == {("robosuite", 0): [2, 3]}  # the expert fails: the failures are remembered
+    assert record.plan_jobs(more) == []  # a deterministic replay would fail again: not retried
+    assert record.run(more) == {("robosuite", 0): [2, 3]}  # still reported as missing
+    assert [j.episode for j in record.plan_jobs(replace(more, retry_failed=True))] == [2, 3]
     # at 5 episodes episode 2 is clean (the noisy ones are the last 2): another episode, so it is tried
-    assert [j.episode for j in demos.plan_jobs(replace(more, episodes_per_task=5))] == [2, 4]
+    assert [j.episode for j in record.plan_jobs(replace(more, episodes_per_task=5))] == [2, 4]
     monkeypatch.undo()
     features.main(["--demos", str(tmp_path), "--out", str(tmp_path / "feats"), "--threads", "1"])
     with h5py.File(tmp_path / "feats" / "robosuite" / "task_0.hdf5", "r") as f:

@@ -16,7 +16,7 @@ def test_chain_runs_each_stage_once_and_logs_it(tmp_path, monkeypatch):
     assert list(cmds) == ["record", "render", "encode"]
     assert chain._split(cmds["record"])[1][-3:] == ["robosuite", "--tasks", "0"]  # Lift only
     chain.run(cfg)
-    assert [c[0] for c in calls] == ["bench.demos", "bench.demos", "bench.render_demos", "policies.vla.features"]
+    assert [c[0] for c in calls] == ["demos.record", "demos.record", "demos.render", "demos.features"]
     log = [json.loads(x) for x in (tmp_path / "runs" / "chain_t" / "stages.jsonl").read_text().splitlines()]
     assert [r["stage"] for r in log] == ["record", "render", "encode"] and all(r["rc"] == 0 for r in log)
     calls.clear()
@@ -25,10 +25,10 @@ def test_chain_runs_each_stage_once_and_logs_it(tmp_path, monkeypatch):
     chain.run(chain.ChainConfig(name="t", stages=["encode"], workers=1, face_budget=1500))
     assert calls == []  # encode's command does not depend on the budget... but render's does:
     chain.run(chain.ChainConfig(name="t", stages=["render"], workers=1, face_budget=1500))
-    assert [c[0] for c in calls] == ["bench.render_demos"]
+    assert [c[0] for c in calls] == ["demos.render"]
     calls.clear()  # new images: encode's same command runs again, record's does not
     chain.run(chain.ChainConfig(name="t", stages=["record", "render", "encode"], workers=1, face_budget=1500))
-    assert [c[0] for c in calls] == ["policies.vla.features"]
+    assert [c[0] for c in calls] == ["demos.features"]
     calls.clear()
     chain.run(chain.ChainConfig(name="t", stages=["record", "render", "encode"], workers=1, face_budget=1500))
     assert calls == []
@@ -38,12 +38,28 @@ def test_chain_stops_at_a_failing_stage(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     calls = []
     monkeypatch.setattr(
-        chain.subprocess, "call", lambda argv: calls.append(argv[2]) or (3 if argv[2] == "policies.vla.features" else 0)
+        chain.subprocess, "call", lambda argv: calls.append(argv[2]) or (3 if argv[2] == "demos.features" else 0)
     )
     recs = chain.run(chain.ChainConfig(name="f", stages=["encode", "train"], workers=1))
-    assert calls == ["policies.vla.features"] and recs[-1]["rc"] == 3
+    assert calls == ["demos.features"] and recs[-1]["rc"] == 3
     with pytest.raises(ValueError, match="unknown stages"):
         chain.ChainConfig(stages=["bake"])
+
+
+def test_a_stage_logged_under_its_old_module_is_not_rerun(tmp_path, monkeypatch):
+    """Logs written before the pipeline moved to ``demos`` (issue 40) name bench.demos etc.: still done."""
+    monkeypatch.chdir(tmp_path)
+    cfg = chain.ChainConfig(name="o", stages=["record", "render", "encode"], workers=1)
+    old = {"demos.record": "bench.demos", "demos.render": "bench.render_demos"}
+    old["demos.features"] = "policies.vla.features"
+    cfg.log.parent.mkdir(parents=True)
+    with open(cfg.log, "w") as f:
+        for stage, cmd in cfg.commands().items():
+            f.write(json.dumps({"stage": stage, "command": [old.get(a, a) for a in cmd], "rc": 0}) + "\n")
+    calls = []
+    monkeypatch.setattr(chain.subprocess, "call", lambda argv: calls.append(argv[2]) or 0)
+    chain.run(cfg)
+    assert calls == []
 
 
 def test_chain_commands_carry_the_teacher_recipe():
@@ -63,13 +79,13 @@ def test_a_dagger_round_trains_its_own_teacher_from_the_one_that_drove():
     cfg = chain.ChainConfig(name="t", dagger_round=2, **drove)
     cmds = cfg.commands()
     dagger = chain._split(cmds["dagger"])[0]
-    assert dagger[:2] == ["bench.dagger", "--policy"] and dagger[dagger.index("--round") + 1] == "2"
+    assert dagger[:2] == ["demos.dagger", "--policy"] and dagger[dagger.index("--round") + 1] == "2"
     train = cmds["train"]
     assert train[train.index("--init") + 1] == "checkpoints/teacher_t"
     assert train[train.index("--out") + 1] == "runs/teacher_t_r2"
     assert train[train.index("--export") + 1] == "checkpoints/teacher_t_r2"
     assert "checkpoints/teacher_t_r2" in cmds["evaluate"] and "runs/eval_t_r2" in cmds["evaluate"]
-    assert [p[0] for p in chain._split(cmds["render"])] == ["bench.render_demos"] * 2  # base and DAgger demos
+    assert [p[0] for p in chain._split(cmds["render"])] == ["demos.render"] * 2  # base and DAgger demos
     assert "--lr" not in train  # policies.train's default unless asked
     tuned = chain.ChainConfig(name="t", train_lr=1e-4, **drove).commands()["train"]
     assert tuned[tuned.index("--lr") + 1] == "0.0001"

@@ -147,7 +147,7 @@ def test_resumed_expert_labels_a_hand_above_the_grasp_with_motion_not_a_wait(sui
 def test_dagger_writes_the_experts_continuation_and_resumes(tmp_path):
     import h5py
 
-    from bench import dagger
+    from demos import dagger
 
     args = ["--policy", "expert", "--suite", "robosuite", "--tasks", "0", "--episodes-per-task", "2"]
     args += ["--min-takeover", "5", "--max-takeover", "8", "--workers", "1", "--out", str(tmp_path), "--round", "2"]
@@ -159,7 +159,7 @@ def test_dagger_writes_the_experts_continuation_and_resumes(tmp_path):
         g = f["data/demo_200000"]
         assert 5 <= g.attrs["takeover_step"] <= 8 and g.attrs["dagger_round"] == 2
         assert len(g["states"]) == len(g["actions"]) == len(g["obs/state"]) and "model_file" in g.attrs
-        assert "agentview_rgb" not in g["obs"]  # physics only: bench.render_demos makes the images
+        assert "agentview_rgb" not in g["obs"]  # physics only: demos.render makes the images
     mtime = path.stat().st_mtime_ns
     dagger.main(args)  # logged: nothing rerun
     assert path.stat().st_mtime_ns == mtime
@@ -171,7 +171,7 @@ def test_dagger_logs_a_takeover_state_the_expert_cannot_plan_from(tmp_path, monk
 
     import h5py
 
-    from bench import dagger
+    from demos import dagger
     from policies.expert import ScriptedExpert
     from policies.expert.tasks import UnsupportedTask
 

@@ -99,16 +99,16 @@ def test_simplified_path_renders_close_to_full_meshes_and_leaves_physics_alone(t
 @pytest.mark.sim
 def test_demos_keep_states_and_rerender_to_the_recorded_frames(tmp_path, monkeypatch, capsys):
     """Recording with images and re-rendering the stored states give the same frames, bit for bit."""
-    from bench import demos, render_demos
+    from demos import record, render
 
     monkeypatch.setenv("VLABENCH_CACHE", str(tmp_path / "cache"))
     live, states_only, again = tmp_path / "live", tmp_path / "states", tmp_path / "again"
     common = ["--suite", "robosuite", "--tasks", "0", "--episodes-per-task", "1", "--noise-frac", "0"]
     common += ["--image-size", "32", "--workers", "1"]
-    demos.main([*common, "--face-budget", "400", "--frame-stride", "2", "--out", str(live)])
-    demos.main([*common, "--no-images", "--out", str(states_only)])
+    record.main([*common, "--face-budget", "400", "--frame-stride", "2", "--out", str(live)])
+    record.main([*common, "--no-images", "--out", str(states_only)])
     args = ["--image-size", "32", "--frame-stride", "2", "--face-budget", "400", "--workers", "1"]
-    render_demos.main(["--demos", str(states_only), "--out", str(again), *args])
+    render.main(["--demos", str(states_only), "--out", str(again), *args])
     with h5py.File(live / "robosuite" / "task_0.hdf5") as a, h5py.File(again / "robosuite" / "task_0.hdf5") as b:
         ga, gb = a["data/demo_0"], b["data/demo_0"]
         assert "agentview_rgb" not in h5py.File(states_only / "robosuite" / "task_0.hdf5")["data/demo_0/obs"]
@@ -118,23 +118,23 @@ def test_demos_keep_states_and_rerender_to_the_recorded_frames(tmp_path, monkeyp
             assert ga["obs"][key].shape[0] == len(ga["obs_steps"])
             assert np.array_equal(ga["obs"][key][()], gb["obs"][key][()])
         assert '"render_path": "simplified"' in b["data"].attrs["env_args"]
-    render_demos.main(["--demos", str(states_only), "--out", str(again), *args])  # up to date: nothing to do
+    render.main(["--demos", str(states_only), "--out", str(again), *args])  # up to date: nothing to do
     with pytest.raises(SystemExit):  # another image size into the same folder is refused
-        render_demos.main(["--demos", str(states_only), "--out", str(again), "--image-size", "64", "--workers", "1"])
+        render.main(["--demos", str(states_only), "--out", str(again), "--image-size", "64", "--workers", "1"])
     assert "was rendered with" in capsys.readouterr().err
     with pytest.raises(SystemExit):  # nor is rendering into a folder of live recordings
-        render_demos.main(["--demos", str(states_only), "--out", str(live), *args])
+        render.main(["--demos", str(states_only), "--out", str(live), *args])
     assert "recorded live" in capsys.readouterr().err
 
 
 @pytest.mark.sim
 def test_render_demos_per_task_takes_a_subset_first_and_the_rest_on_a_later_run(tmp_path, monkeypatch):
     """--demos-per-task 1 renders only demo_0; a later run without it adds the others."""
-    from bench import demos, render_demos
+    from demos import record, render
 
     monkeypatch.setenv("VLABENCH_CACHE", str(tmp_path / "cache"))
     states, out = tmp_path / "states", tmp_path / "out"
-    demos.main(
+    record.main(
         ["--suite", "robosuite", "--tasks", "0", "--episodes-per-task", "2", "--noise-frac", "0"]
         + ["--workers", "1", "--no-images", "--out", str(states)]
     )
@@ -144,12 +144,12 @@ def test_render_demos_per_task_takes_a_subset_first_and_the_rest_on_a_later_run(
         with h5py.File(out / "robosuite" / "task_0.hdf5") as f:
             return sorted(k for k in f["data"] if k.startswith("demo_"))
 
-    render_demos.main([*args, "--demos-per-task", "1"])
+    render.main([*args, "--demos-per-task", "1"])
     assert rendered() == ["demo_0"]
-    render_demos.main(args)
+    render.main(args)
     assert rendered() == ["demo_0", "demo_1"]
     with pytest.raises(SystemExit):
-        render_demos.main([*args, "--demos-per-task", "0"])
+        render.main([*args, "--demos-per-task", "0"])
 
 
 def test_records_of_another_render_path_are_refused(tmp_path):

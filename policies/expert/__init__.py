@@ -12,7 +12,7 @@ from policies.expert.pick_place import ExpertConfig, PickPlaceExpert
 from policies.expert.scene import Scene
 from policies.expert.tasks import UnsupportedTask, plan_steps
 
-# bumped when the expert's labels change: demos of two versions never share a file (bench.demo_files)
+# bumped when the expert's labels change: demos of two versions never share a file (demos.files)
 # 1: descents ended by a 10-step stall rule, 15-step close hold; 2: state-decided grasp (docs/expert.md)
 EXPERT_VERSION = 2
 

@@ -1,4 +1,4 @@
-"""In-memory training set built from cached features (``python -m policies.vla.features``)."""
+"""In-memory training set built from cached features (``python -m demos.features``)."""
 
 from __future__ import annotations
 
@@ -95,7 +95,7 @@ def load_frames(
     files = [f for s in suites for f in sorted(Path(root, s).glob("task_*.hdf5"))]
     files = [f for f in files if tasks is None or int(f.stem.split("_")[1]) in tasks]
     if not files:
-        raise FileNotFoundError(f"no cached features for {suites} under {root}; run python -m policies.vla.features")
+        raise FileNotFoundError(f"no cached features for {suites} under {root}; run python -m demos.features")
     feats, states, chunks, task_idx, langs, instr, keys = [], [], [], [], [], [], []
     for ti, path in enumerate(files):
         with h5py.File(path, "r") as f:
