@@ -6,14 +6,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import numpy as np
+
 from bench.evaluate import RunConfig, env_kwargs, episode_seed, git_commit, make_env_and_policy, policy_kwargs
 from envs.probes import apply_probe
 from policies.paths import cost_path
 
 
 def measure_cost(cfg: RunConfig, fractions: list[float] | None = None, latency: bool = True) -> dict[str, Any] | None:
-    """FLOPs of a probe call (first observation) and batch-1 latency on the calls of short rollouts of every
-    evaluated task (``timing_observations``).
+    """FLOPs of a probe call (first observation) and batch-1 latency on model calls spread over one episode of
+    every evaluated task (``timing_observations``), each timed equally often (the warm-up cycles through them
+    once, so the timed calls start at the first observation).
 
     Only for policies with a ``model`` (the VLAs); written to ``<out>/cost/<policy>.json``.
     """
@@ -33,12 +36,15 @@ def measure_cost(cfg: RunConfig, fractions: list[float] | None = None, latency: 
     if not latency:
         return result
     if getattr(policy, "teacher_dir", None) is None:
-        result.update(cost.latency({cfg.label: policy}, obs, calls=60, warmup=10, threads=2)[cfg.label])
+        lat = cost.latency({cfg.label: policy}, obs, calls=timed_calls(len(obs)), warmup=len(obs), threads=2)
+        result.update(lat[cfg.label])
     else:  # a routed student: interleaved with its teacher, speedups as ratios of medians
         from policies.vla.policy import load_teacher
 
         teacher = load_teacher(policy.teacher_dir)
-        lat = cost.latency({"teacher": teacher, cfg.label: policy}, obs, calls=60, warmup=10, threads=2)
+        lat = cost.latency(
+            {"teacher": teacher, cfg.label: policy}, obs, calls=timed_calls(len(obs)), warmup=len(obs), threads=2
+        )
         result.update(lat[cfg.label])
         result.update(cost.compare(cost.flops(teacher, probe), lat["teacher"], result, fractions))
         frac = realised_fraction(policy, obs)  # None: an unrouted model (dense) runs all of its own layers
@@ -52,10 +58,10 @@ def measure_cost(cfg: RunConfig, fractions: list[float] | None = None, latency: 
     return result
 
 
-def timing_observations(cfg: RunConfig, policy, steps: int = 48) -> list[dict[str, Any]]:
-    """The observations latency is timed on: the model calls of the first ``steps`` steps of one episode of
-    every evaluated task (each task's init state 0), so a routed policy is timed at the layer fraction it
-    runs over all of them, not over one task's."""
+def timing_observations(cfg: RunConfig, policy, per_task: int = 4, steps: int | None = None) -> list[dict[str, Any]]:
+    """The observations latency is timed on: ``per_task`` model calls spread evenly over one whole episode
+    (or its first ``steps`` steps) of every evaluated task (init state 0), so a routed policy is timed at
+    the layer fraction it runs over the episodes' phases and tasks, not over the first approach of one."""
     import envs
 
     out = []
@@ -65,10 +71,18 @@ def timing_observations(cfg: RunConfig, policy, steps: int = 48) -> list[dict[st
             env = envs.make_env(suite, t, **env_kwargs(cfg))
             try:
                 env = apply_probe(env, cfg.instruction, suite, t)
-                out += call_observations(env, policy, episode_seed(cfg.seed, t, 0), range(1), steps)
+                limit = steps or env.unwrapped.max_episode_steps
+                calls = call_observations(env, policy, episode_seed(cfg.seed, t, 0), range(1), limit)
             finally:
                 env.close()
+            pick = np.unique(np.linspace(0, len(calls) - 1, min(per_task, len(calls))).round().astype(int))
+            out += [calls[i] for i in pick]
     return out
+
+
+def timed_calls(n_obs: int, minimum: int = 60) -> int:
+    """How many timed calls cover every timing observation equally often (at least ``minimum``)."""
+    return n_obs * max(1, -(-minimum // n_obs))
 
 
 def call_observations(env, policy, seed: int, init_states, steps: int = 96) -> list[dict[str, Any]]:

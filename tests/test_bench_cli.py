@@ -302,6 +302,17 @@ def test_latency_is_timed_on_calls_of_every_evaluated_task():
     obs = measure.timing_observations(cfg, policy, steps=16)
     assert len(obs) == 4  # 16 steps, a call every 8, on each of the 2 tasks
     assert len({o["instruction"] for o in obs}) == 2
+    # whole episodes: the calls are spread from the first to the last, not taken from the approach alone
+    cfg = RunConfig(policy="teacher", suites=["robosuite"], tasks=[0])
+    import envs
+
+    env = envs.make_env("robosuite", 0, **measure.env_kwargs(cfg))
+    every = measure.call_observations(env, policy, measure.episode_seed(cfg.seed, 0, 0), range(1), 10_000)
+    env.close()
+    spread = measure.timing_observations(cfg, policy, per_task=3)
+    assert len(every) > 3 and len(spread) == 3
+    assert (spread[0]["state"] == every[0]["state"]).all() and (spread[-1]["state"] == every[-1]["state"]).all()
+    assert measure.timed_calls(80) == 80 and measure.timed_calls(25) == 75  # each observation equally often
 
 
 def test_stall_diagnostic_replays_a_stalled_failure_and_measures_it_against_the_experts_grasp(tmp_path):
