@@ -69,5 +69,5 @@ def test_teacher_variant_loads_its_own_folder(tmp_path, monkeypatch):
         policy_env_kwargs("teacher_obj50")
     shutil.copytree(teacher, tmp_path / "teacher_obj50")
     assert weights_sha1("teacher_obj50") == sha
-    assert policy_env_kwargs("teacher_obj50") == {"image_size": 96, "face_budget": None}  # trained on full meshes
+    assert policy_env_kwargs("teacher_obj50") == {"image_size": 96, "face_budget": 3000}  # the copied weights' path
     assert weights_sha1("teacher_obj50", checkpoint=str(tmp_path / "teacher_obj50")) == sha
