@@ -236,7 +236,7 @@ def compare(
 def round_speedups(teacher_lat: dict[str, Any], student: dict[str, Any]) -> dict[str, Any]:
     """Speedups of each timing round (teacher's round median / student's, the rounds interleaved) and their
     95% t-interval: ``speedup_call_ci``, ``speedup_trunk_ci`` (empty without rounds)."""
-    from scipy import stats
+    from bench.metrics import mean_t_ci
 
     out: dict[str, Any] = {}
     for part in ("call", "trunk"):
@@ -244,7 +244,7 @@ def round_speedups(teacher_lat: dict[str, Any], student: dict[str, Any]) -> dict
         if not a or not b or len(a) != len(b) or len(a) < 2:
             continue
         s = np.asarray(a) / np.asarray(b)
-        lo, hi = stats.t.interval(0.95, len(s) - 1, loc=s.mean(), scale=stats.sem(s)) if s.std() > 0 else (s[0], s[0])
+        _, lo, hi = mean_t_ci(s)
         out[f"speedup_{part}_rounds"] = [round(float(x), 4) for x in s]
         out[f"speedup_{part}_ci"] = [round(float(lo), 4), round(float(hi), 4)]
     return out

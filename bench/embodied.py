@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from bench.metrics import mean_t_ci
+
 ARM = slice(0, 6)  # position and axis-angle rotation deltas; the gripper command is left out
 METRICS = {  # record field -> column name
     "steps": "steps to success",
@@ -36,16 +38,6 @@ def action_jerk(actions: np.ndarray) -> float:
     return float(np.linalg.norm(np.diff(a, n=3, axis=0), axis=1).mean()) if len(a) >= 4 else 0.0
 
 
-def _mean_ci(d: np.ndarray) -> tuple[float, float, float]:
-    from scipy import stats
-
-    m = float(d.mean())
-    if len(d) < 2 or float(d.std(ddof=1)) == 0.0:
-        return m, m, m
-    half = float(stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d)))
-    return m, m - half, m + half
-
-
 def embodied_table(df: pd.DataFrame, teacher: str = "teacher") -> pd.DataFrame:
     """One row per policy with embodied fields on LIBERO episodes it shares with the teacher and both solved:
     n, and per metric the teacher's mean and the policy's mean paired difference [95% t-interval]."""
@@ -65,7 +57,7 @@ def embodied_table(df: pd.DataFrame, teacher: str = "teacher") -> pd.DataFrame:
             continue
         row = {"policy": display(policy), "n (both solved)": len(both)}
         for field, col in METRICS.items():
-            m, lo, hi = _mean_ci((both[field] - both[f"{field}_t"]).to_numpy(np.float64))
+            m, lo, hi = mean_t_ci((both[field] - both[f"{field}_t"]).to_numpy(np.float64))
             digits = 3 if field in ("eef_path_m", "action_jerk") else 1
             row[f"{col}: teacher"] = f"{both[f'{field}_t'].mean():.{digits}f}"
             row[f"{col}: difference"] = f"{m:+.{digits}f} [{lo:+.{digits}f}, {hi:+.{digits}f}]"

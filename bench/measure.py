@@ -35,17 +35,16 @@ def measure_cost(cfg: RunConfig, fractions: list[float] | None = None, latency: 
     result = {"policy": cfg.label, "suite": suite, "task_id": task, **cost.flops(policy, probe)}
     if not latency:
         return result
-    if getattr(policy, "teacher_dir", None) is None:
-        lat = cost.latency({cfg.label: policy}, obs, calls=timed_calls(len(obs)), warmup=len(obs), threads=2)
-        result.update(lat[cfg.label])
-    else:  # a routed student: interleaved with its teacher, speedups as ratios of medians
+    routed = getattr(policy, "teacher_dir", None) is not None  # a routed student: interleaved with its teacher
+    timed = {cfg.label: policy}
+    if routed:
         from policies.vla.policy import load_teacher
 
         teacher = load_teacher(policy.teacher_dir)
-        lat = cost.latency(
-            {"teacher": teacher, cfg.label: policy}, obs, calls=timed_calls(len(obs)), warmup=len(obs), threads=2
-        )
-        result.update(lat[cfg.label])
+        timed = {"teacher": teacher, cfg.label: policy}
+    lat = cost.latency(timed, obs, calls=timed_calls(len(obs)), warmup=len(obs), threads=2)
+    result.update(lat[cfg.label])
+    if routed:  # speedups as ratios of medians
         result.update(cost.compare(cost.flops(teacher, probe), lat["teacher"], result, fractions))
         frac = realised_fraction(policy, obs)  # None: an unrouted model (dense) runs all of its own layers
         result["timed_calls_fraction"] = result["layer_fraction"] if frac is None else frac

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
+from scipy import stats
 from scipy.stats import binomtest
 
 
@@ -70,3 +72,13 @@ def rate_rows(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def mean_t_ci(values, confidence: float = 0.95) -> tuple[float, float, float]:
+    """Mean of ``values`` and its Student-t interval; a single value or no spread gives (m, m, m)."""
+    v = np.asarray(values, np.float64)
+    m = float(v.mean())
+    if len(v) < 2 or float(v.std()) == 0.0:
+        return m, m, m
+    lo, hi = stats.t.interval(confidence, len(v) - 1, loc=m, scale=stats.sem(v))
+    return m, float(lo), float(hi)
