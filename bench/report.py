@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -78,10 +79,21 @@ def _write_table(table: pd.DataFrame, folder: Path, name: str) -> None:
     (folder / f"{name}.tex").write_text(to_latex(table))
 
 
+def prune(folders: list[Path], since: float) -> list[Path]:
+    """Deletes the files of ``folders`` not written since ``since`` (a policy's records went away: its plots
+    and tables must go with them); returns them."""
+    stale = [f for d in folders if d.is_dir() for f in sorted(d.iterdir()) if f.is_file() and f.stat().st_mtime < since]
+    for f in stale:
+        f.unlink()
+    return stale
+
+
 def write(
     root: Path, budget: float = 0.5, heatmap_policy: str | None = None, checkpoints: Path = Path("checkpoints")
 ) -> dict[str, pd.DataFrame]:
-    """Writes every table, plot and results/README.md; returns the tables."""
+    """Writes every table, plot and results/README.md, deletes the tables and plots it no longer
+    writes; returns the tables."""
+    start = time.time() - 1.0
     every = load_episodes(root)
     if every.empty:
         raise SystemExit(f"error: no episode records under {root}/episodes; run python -m bench.run first")
@@ -117,6 +129,8 @@ def write(
         plots.robustness_vs_flops(drops, costs, figs)
     for profile in sorted((root / "profiles").glob("action_change_*.json")):
         plots.action_change_profile(profile, figs)
+    for f in prune([folder, figs], start):
+        print(f"removed stale {f}")
     runs = pd.concat([every, reps], ignore_index=True) if len(reps) else every
     write_readme(root, runs, tables, checkpoints, costs)
     return tables

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -56,7 +57,13 @@ def test_report_tables_plots_and_readme(tmp_path) -> None:
     profile["name"] = "actdistill_s1"  # a second run's profile gets its own plot
     (root / "profiles" / "action_change_actdistill_s1_dag.json").write_text(json.dumps(profile))
 
+    for stale in (root / "tables" / "ablation_b0.9.md", root / "plots" / "routing_tasks_gone_b0.5.png"):
+        stale.parent.mkdir(parents=True, exist_ok=True)  # outputs of records that went away
+        stale.write_text("old")
+        os.utime(stale, (0, 0))
     tables = report.write(root, checkpoints=tmp_path / "no_checkpoints")
+    assert not (root / "tables" / "ablation_b0.9.md").exists()
+    assert not (root / "plots" / "routing_tasks_gone_b0.5.png").exists()
 
     main = tables["main"].set_index("policy")
     assert main.loc["Teacher VLA", "Spatial"].startswith("80.0 [49, 94] (n=10)")
