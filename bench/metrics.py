@@ -40,6 +40,20 @@ def paired_diff_ci(a: list[bool], b: list[bool], confidence: float = 0.95) -> tu
     return d, d - low, d + high
 
 
+def fisher_regressed(ref: int, ref_n: int, successes: int, n: int) -> float:
+    """One-sided Fisher exact p-value that a run of ``successes``/``n`` is worse than a reference of
+    ``ref``/``ref_n`` (the test of LeRobot's ``lerobot-eval-compare``)."""
+    if not (0 <= ref <= ref_n and 0 <= successes <= n) or not ref_n or not n:
+        raise ValueError(f"need 0 <= successes <= n > 0, got {ref}/{ref_n} and {successes}/{n}")
+    return float(stats.fisher_exact([[ref, ref_n - ref], [successes, n - successes]], alternative="greater")[1])
+
+
+def fisher_floor(ref: int, n: int, alpha: float = 0.05) -> int:
+    """The fewest successes out of ``n`` that a one-sided Fisher exact test at ``alpha`` does not call
+    worse than the reference ``ref``/``n``: below it, a run is REGRESSED; at or above it, HELD."""
+    return next(k for k in range(n + 1) if fisher_regressed(ref, n, k, n) >= alpha)
+
+
 def format_rate(successes: int, n: int) -> str:
     """``"45/50 = 90.0% [78.6, 95.7]"``."""
     lo, hi = wilson(successes, n)

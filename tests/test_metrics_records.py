@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from bench.metrics import format_rate, paired_diff_ci, wilson
+from bench.metrics import fisher_floor, fisher_regressed, format_rate, paired_diff_ci, wilson
 from bench.records import append_record, read_records
 
 
@@ -38,6 +38,38 @@ def test_paired_interval_covers_the_true_difference_95_percent():
         _, lo, hi = paired_diff_ci(list((kind == 0) | (kind == 1)), list((kind == 0) | (kind == 2)))
         hits += lo <= -0.10 <= hi
     assert 0.93 <= hits / 1000 <= 0.97
+
+
+def test_fisher_floor_is_where_the_one_sided_test_stops_rejecting():
+    assert fisher_floor(25, 25) == 21  # 20/25 against 25/25: p = 0.025; 21/25: p = 0.055
+    for ref, n in [(25, 25), (22, 25), (40, 45), (9, 10)]:
+        k = fisher_floor(ref, n)
+        assert fisher_regressed(ref, n, k, n) >= 0.05
+        assert k == 0 or fisher_regressed(ref, n, k - 1, n) < 0.05
+        assert k <= ref
+    assert fisher_regressed(10, 20, 20, 20) == pytest.approx(1.0)
+    with pytest.raises(ValueError):
+        fisher_regressed(3, 2, 1, 2)
+
+
+def test_floor_check_calls_a_run_below_the_floor_regressed(tmp_path, monkeypatch):
+    from bench import floors
+
+    path = tmp_path / "floors.json"
+    runs = [{"suite": "libero_spatial", "tasks": None, "episodes_per_task": 1}]
+    path.write_text(json.dumps({"student": {"runs": runs, "episodes": 10, "measured": 10, "floor": 7}}))
+    outcomes = {"good": [True] * 8 + [False] * 2, "bad": [True] * 6 + [False] * 4}
+    monkeypatch.setattr(
+        floors, "run_set",
+        lambda runs, policy, *a, **k: [{"success": s, "policy": policy, "error": None} for s in outcomes[policy]],
+    )  # fmt: skip
+    log = tmp_path / "checks.csv"
+    assert floors.check("student", "good", 0.5, path=path, log=log)["verdict"] == "HELD"
+    bad = floors.check("student", "bad", 0.5, path=path, log=log)
+    assert bad["verdict"] == "REGRESSED" and bad["p_worse"] < 0.05
+    assert len(log.read_text().splitlines()) == 3  # header and one row per check
+    with pytest.raises(SystemExit):
+        floors.check("nope", "good", 0.5, path=path, log=log)
 
 
 def test_half_written_line_is_dropped(tmp_path):
