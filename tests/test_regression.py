@@ -3,9 +3,11 @@
 Each entry fixes a set of (suite, task, init state) episodes, the success count measured when the
 checkpoint was committed, a floor and the FLOPs per call. Episodes are deterministic for a given
 seed and init state (see test_reliability), so on this platform the measured count reproduces
-exactly; the floor (the lower end of the 95% Wilson interval of the measured rate, times the number
-of episodes, rounded down) leaves room for floating-point differences on other CPUs while a broken
-or random checkpoint (0 successes) fails. Override a checkpoint with ``VLABENCH_<NAME>_CHECKPOINT``
+exactly; the floor (the fewest successes that a one-sided Fisher exact test at 5% does not call worse
+than the measured count, as LeRobot's ``lerobot-eval-compare``: ``bench.metrics.fisher_floor``) leaves
+room for floating-point differences on other CPUs while a broken checkpoint fails, and so do the random
+routing and static truncation baselines at the student's budget (``python -m bench.floors --check``, their
+verdicts in ``results/regression_checks.csv``). Override a checkpoint with ``VLABENCH_<NAME>_CHECKPOINT``
 to check another one (e.g. to show that a random-init checkpoint fails).
 """
 
