@@ -5,10 +5,10 @@ checkpoint was committed, a floor and the FLOPs per call. Episodes are determini
 seed and init state (see test_reliability), so on this platform the measured count reproduces
 exactly; the floor (the fewest successes that a one-sided Fisher exact test at 5% does not call worse
 than the measured count, as LeRobot's ``lerobot-eval-compare``: ``bench.metrics.fisher_floor``) leaves
-room for floating-point differences on other CPUs while a broken checkpoint fails, and so do the random
-routing and static truncation baselines at the student's budget (``python -m bench.floors --check``, their
-verdicts in ``results/regression_checks.csv``). Override a checkpoint with ``VLABENCH_<NAME>_CHECKPOINT``
-to check another one (e.g. to show that a random-init checkpoint fails).
+room for floating-point differences on other CPUs while a broken checkpoint fails, and so does the random
+routing baseline at the student's budget; static truncation, as good as the student, passes (``python -m
+bench.floors --check``, verdicts in ``results/regression_checks.csv``). Override a checkpoint with
+``VLABENCH_<NAME>_CHECKPOINT`` to check another one (e.g. to show that a random-init checkpoint fails).
 """
 
 from __future__ import annotations
