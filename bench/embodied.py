@@ -5,8 +5,15 @@ A policy that cuts FLOPs at equal success can still take longer paths, more step
 records ``eef_path_m`` (end-effector path length, metres) and ``action_jerk`` (mean norm of the third
 difference of the arm's commanded 6-d action, per step); ``steps`` and ``episode_s`` were already there.
 ``embodied_table`` compares each policy with the teacher on the LIBERO episodes both ran and both
-solved (same suite, task, init state and seed): the teacher's mean and the policy's mean paired
-difference with its 95% t-interval.
+solved (same suite, task, init state and seed) on the same CPU (the record's ``cpu``, ``bench.machine``):
+wall time depends on the machine, and the teacher's own actions differ bit for bit between CPUs. It gives
+the teacher's mean and the policy's mean paired difference with its 95% t-interval.
+
+The published teacher records predate these fields, so the teacher's reference episodes are rerun on
+the machine that runs the students, into their own folder (the published records stay as they are):
+
+    python -m bench.run --policy teacher --suite libero_spatial libero_object --episodes-per-task 10 \
+        --no-cost --out results/embodied
 """
 
 from __future__ import annotations
@@ -23,7 +30,8 @@ METRICS = {  # record field -> column name
     "eef_path_m": "EE path m",
     "action_jerk": "action jerk",
 }
-KEY = ["suite", "task_id", "init_state", "seed"]
+KEY = ["suite", "task_id", "init_state", "seed", "cpu"]
+REFERENCE = "embodied"  # results/embodied/episodes/<policy>/: the teacher rerun on the students' machine
 
 
 def path_length(positions: np.ndarray) -> float:
@@ -39,8 +47,9 @@ def action_jerk(actions: np.ndarray) -> float:
 
 
 def embodied_table(df: pd.DataFrame, teacher: str = "teacher") -> pd.DataFrame:
-    """One row per policy with embodied fields on LIBERO episodes it shares with the teacher and both solved:
-    n, and per metric the teacher's mean and the policy's mean paired difference [95% t-interval]."""
+    """One row per policy and CPU with embodied fields on LIBERO episodes it shares with the teacher, on that
+    CPU, and both solved: n, and per metric the teacher's mean and the policy's mean paired difference
+    [95% t-interval]. Records without ``cpu`` (older ones) are left out."""
     from bench.tables import display, policy_order
 
     need = {"policy", "suite", "success", *KEY, "eef_path_m", "action_jerk"}
@@ -48,18 +57,21 @@ def embodied_table(df: pd.DataFrame, teacher: str = "teacher") -> pd.DataFrame:
         return pd.DataFrame()
     ok = df[df.suite.str.startswith("libero") & df.success.fillna(False).astype(bool)]
     ok = ok[ok["error"].isna()] if "error" in ok else ok
-    ok = ok[ok.eef_path_m.notna() & ok.action_jerk.notna()].drop_duplicates(["policy", *KEY], keep="last")
+    ok = ok[ok.eef_path_m.notna() & ok.action_jerk.notna() & ok.cpu.notna()]
+    ok = ok.drop_duplicates(["policy", *KEY], keep="last")
     ref = ok[ok.policy == teacher]
     rows = []
     for policy in policy_order(set(ok.policy) - {teacher}):
-        both = ok[ok.policy == policy].merge(ref, on=KEY, suffixes=("", "_t"))
-        if both.empty:
-            continue
-        row = {"policy": display(policy), "n (both solved)": len(both)}
-        for field, col in METRICS.items():
-            m, lo, hi = mean_t_ci((both[field] - both[f"{field}_t"]).to_numpy(np.float64))
-            digits = 3 if field in ("eef_path_m", "action_jerk") else 1
-            row[f"{col}: teacher"] = f"{both[f'{field}_t'].mean():.{digits}f}"
-            row[f"{col}: difference"] = f"{m:+.{digits}f} [{lo:+.{digits}f}, {hi:+.{digits}f}]"
-        rows.append(row)
+        for cpu, both in ok[ok.policy == policy].merge(ref, on=KEY, suffixes=("", "_t")).groupby("cpu"):
+            rows.append(_row(display(policy), str(cpu), both))
     return pd.DataFrame(rows)
+
+
+def _row(policy: str, cpu: str, both: pd.DataFrame) -> dict[str, str | int]:
+    row: dict[str, str | int] = {"policy": policy, "CPU": cpu, "n (both solved)": len(both)}
+    for field, col in METRICS.items():
+        m, lo, hi = mean_t_ci((both[field] - both[f"{field}_t"]).to_numpy(np.float64))
+        digits = 3 if field in ("eef_path_m", "action_jerk") else 1
+        row[f"{col}: teacher"] = f"{both[f'{field}_t'].mean():.{digits}f}"
+        row[f"{col}: difference"] = f"{m:+.{digits}f} [{lo:+.{digits}f}, {hi:+.{digits}f}]"
+    return row

@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 import envs
 from bench.interrupt import RunInterrupted, graceful_stop
+from bench.machine import cpu_name
 from bench.records import append_record, policy_label, read_records
 from bench.workers import EnvCache, run_map
 from envs.libero_pro import SuiteUnavailableError, check_task
@@ -260,6 +261,7 @@ def store(rec: dict[str, Any], commit: str) -> None:
     """Appends a finished episode to its policy's file (``rec["_cfg"]``: the RunConfig it ran under)."""
     cfg = rec.pop("_cfg")
     rec.update(commit=commit, config=asdict(cfg), python=sys.version.split()[0], weights_sha1=cfg.weights_sha1)
+    rec["cpu"] = cpu_name()  # bench.machine: actions and wall times differ between CPUs
     append_record(records_path(cfg, rec["suite"]), rec)
 
 

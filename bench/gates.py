@@ -11,23 +11,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from bench.machine import cpu_name
 from policies.paths import RESULTS, gates_path
-
-
-def cpu_name() -> str:
-    """The CPU model (Linux ``/proc/cpuinfo``), with "avx512" when it has AVX-512; else the machine type."""
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return platform.machine()
-    name = next((ln.split(":", 1)[1].strip() for ln in info.splitlines() if ln.startswith("model name")), "")
-    return f"{name or platform.machine()}{', avx512' if 'avx512f' in info else ''}"
 
 
 def compare_gates(

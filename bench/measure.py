@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from bench.evaluate import RunConfig, env_kwargs, episode_seed, git_commit, make_env_and_policy, policy_kwargs
+from bench.machine import cpu_name
 from envs.probes import apply_probe
 from policies.paths import cost_path
 
@@ -51,6 +52,7 @@ def measure_cost(cfg: RunConfig, fractions: list[float] | None = None, latency: 
     result["threads"] = 2
     result["weights_sha1"] = cfg.weights_sha1
     result["code"] = git_commit()  # cost figures depend on the inference code, not only the weights
+    result["cpu"] = cpu_name()  # ratios are measured within one process, on this CPU
     path = cost_path(cfg.out, cfg.label)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2) + "\n")

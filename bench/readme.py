@@ -35,10 +35,13 @@ ROBUSTNESS_NOTE = (
 
 
 EMBODIED_NOTE = (
-    "On the LIBERO episodes a policy and the teacher both ran (same init state and seed) and both solved:\n"
-    "the teacher's mean and the policy's mean paired difference with its 95% t-interval, for steps to\n"
-    "success, wall seconds per episode (workers share the CPU: compare within a run), end-effector path\n"
-    "length and action jerk (mean norm of the third difference of the arm's 6-d action). See `bench/embodied.py`."
+    "On the LIBERO episodes a policy and the teacher both ran (same init state and seed) on the same CPU and\n"
+    "both solved: the teacher's mean and the policy's mean paired difference with its 95% t-interval, for\n"
+    "steps to success, wall seconds per episode (workers share the CPU: compare within a run), end-effector\n"
+    "path length and action jerk (mean norm of the third difference of the arm's 6-d action). The teacher's\n"
+    "reference episodes are rerun on the students' machine into `results/embodied/` (`python -m bench.run\n"
+    "--policy teacher --suite libero_spatial libero_object --episodes-per-task 10 --no-cost --out\n"
+    "results/embodied`). See `bench/embodied.py`."
 )
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench import plots, robustness
+from bench.embodied import REFERENCE as EMBODIED_REFERENCE
 from bench.embodied import embodied_table
 from bench.readme import write_readme
 from bench.records import read_records
@@ -108,7 +109,8 @@ def write(
     tables |= seed_tables(df, reps)
     if not (fails := failure_modes(failure_records(root, df))).empty:
         tables["failures"] = fails
-    if not (emb := embodied_table(df)).empty:
+    reference = load_episodes(root, f"{EMBODIED_REFERENCE}/episodes/*/*.jsonl")
+    if not (emb := embodied_table(pd.concat([df, reference], ignore_index=True))).empty:
         tables["embodied"] = emb
     drops = robustness.drops(robustness.pairs(df, robust))
     if not drops.empty:
