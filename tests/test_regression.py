@@ -21,6 +21,7 @@ import pytest
 
 from bench import measure, run
 from bench.cost import mean_call_gflops
+from bench.floors import run_set
 
 pytestmark = pytest.mark.sim
 FLOORS = json.loads((Path(__file__).parent / "regression_floors.json").read_text())
@@ -30,24 +31,9 @@ FLOORS = json.loads((Path(__file__).parent / "regression_floors.json").read_text
 def test_success_floor_and_flops(name: str, tmp_path) -> None:
     spec = FLOORS[name]
     checkpoint = os.environ.get(f"VLABENCH_{name.upper()}_CHECKPOINT")
-    successes, episodes, fractions = 0, 0, []
-    for part in spec["runs"]:  # {"suite", "tasks" (null: all), "episodes_per_task"}
-        cfg = run.RunConfig(
-            policy=spec["policy"],
-            budget=spec.get("budget"),
-            suites=[part["suite"]],
-            tasks=part["tasks"],
-            episodes_per_task=part["episodes_per_task"],
-            workers=2,
-            out=str(tmp_path),
-            checkpoint=checkpoint,
-            cost=False,
-        )
-        records = run.run(cfg)
-        assert not any(r["error"] for r in records), [r["error"] for r in records if r["error"]]
-        successes += sum(r["success"] for r in records)
-        episodes += len(records)
-        fractions += [r["layer_fraction"] for r in records if r.get("layer_fraction") is not None]
+    records = run_set(spec["runs"], spec["policy"], spec.get("budget"), str(tmp_path), 2, checkpoint)
+    successes, episodes = sum(r["success"] for r in records), len(records)
+    fractions = [r["layer_fraction"] for r in records if r.get("layer_fraction") is not None]
     assert episodes == spec["episodes"]
     assert successes >= spec["floor"], f"{name}: {successes}/{episodes} below the floor {spec['floor']}"
     if "layer_fraction_max" in spec:  # routed students: realised fraction over these episodes
