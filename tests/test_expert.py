@@ -14,6 +14,7 @@ CASES = [
     ("libero_goal", 8, 0),
     ("libero_goal", 0, 1),  # open a drawer (fixture primitive)
     ("libero_goal", 7, 1),  # turn a knob
+    ("libero_goal", 5, 0),  # push a plate (too wide to grasp) from inside its rim
     ("libero_10", 0, 0),
     ("robosuite", 0, 0),
     ("robosuite", 1, 0),
@@ -34,7 +35,7 @@ def test_expert_succeeds(suite, task_id, init_state):
 
 @pytest.mark.parametrize(
     ("suite", "task_id", "reason"),
-    [("libero_goal", 5, "too wide")],
+    [("libero_10", 9, "hinged"), ("libero_10", 8, "too wide")],
 )
 def test_unsupported_reasons(suite, task_id, reason):
     env = envs.make_env(suite, task_id, image_size=32, render_images=False)
@@ -47,11 +48,11 @@ def test_unsupported_reasons(suite, task_id, reason):
 
 
 def test_unsupported_goal_is_reported():
-    env = envs.make_env("libero_goal", 5, image_size=32, render_images=False)  # push the plate
+    env = envs.make_env("libero_10", 9, image_size=32, render_images=False)  # the microwave's hinged door
     try:
         expert = make_policy("expert", env)
         assert not expert.supported
-        assert "too wide" in expert.unsupported_reason
+        assert "hinged" in expert.unsupported_reason
         rec = rollout(env, expert, seed=0, init_state=0)
         assert rec["success"] is False and "UnsupportedTask" in rec["error"]
     finally:

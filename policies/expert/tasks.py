@@ -12,6 +12,7 @@ from envs.libero import LiberoEnv
 from envs.robosuite import RobosuiteEnv
 from policies.expert.fixtures import Joint, SlideDrawer, TurnKnob, drawer_place
 from policies.expert.pick_place import MAX_FINGER_WIDTH, Place, Step
+from policies.expert.push import Push
 from policies.expert.scene import Scene
 
 
@@ -71,6 +72,12 @@ def _too_wide(scene: Scene, body: int) -> bool:
     return min(widths) > MAX_FINGER_WIDTH
 
 
+def _on_table(rs, region: str) -> bool:
+    """Whether ``region`` is a region of the table (not of a fixture or an object)."""
+    site = rs.object_sites_dict.get(region)
+    return site is not None and site.parent_name is None  # the table is the arena, not an object
+
+
 def fixture_step(env, scene: Scene, kind: str, name: str, full: bool = False) -> SlideDrawer | TurnKnob:
     """The primitive for a LIBERO ``Open``/``Close``/``TurnOn`` predicate on ``name`` (a fixture, or a
     region of one: a drawer's region names the drawer's joint)."""
@@ -122,7 +129,11 @@ def libero_steps(env: LiberoEnv, scene: Scene) -> list:
         body = rs.obj_body_id[obj]
         rim_grasp = "bowl" in obj or "mug" in obj
         if not rim_grasp and _too_wide(scene, body):
-            raise UnsupportedTask(f"{obj!r} is too wide to grasp (would need pushing)")
+            if kind == "on" and _on_table(rs, target):  # slid over the table: pushed
+                state, region = rs.object_states_dict[obj], rs.object_states_dict[target]
+                steps.append(Push(body, _site_xy(scene.site(target)), lambda r=region, o=state: r.check_ontop(o)))
+                continue
+            raise UnsupportedTask(f"{obj!r} is too wide to grasp and {target!r} is not a table region to push it to")
         if target in rs.obj_body_id:
             tbody = rs.obj_body_id[target]
             xy_fn = _box_centre(tbody)
