@@ -17,6 +17,7 @@ from policies.expert.scene import Scene, down_rotation, wrap_to
 
 OPEN, CLOSE = -1.0, 1.0
 MAX_FINGER_WIDTH = 0.066  # widest object the Panda fingers grasp reliably (open gap about 0.076)
+PART_MIN_HEIGHT = 0.02  # a part grasped alone (a handle, a lid's knob) is at least this tall: a finger pad
 
 
 @dataclass
@@ -39,6 +40,7 @@ class Step:
     body: int
     place: Callable[[Scene, int], Place]
     rim_grasp: bool = False
+    part_grasp: bool = False  # too wide to grasp whole: by a part (``PickPlaceExpert._part_grasp``)
 
 
 @dataclass
@@ -160,7 +162,9 @@ class PickPlaceExpert:
 
     # --- grasp planning ---------------------------------------------------------------------
     def _grasp(self, step: Step) -> Grasp:
-        return self._bowl_grasp(step.body) if step.rim_grasp else self._side_grasp(step.body)
+        if step.rim_grasp:
+            return self._bowl_grasp(step.body)
+        return self._part_grasp(step.body) if step.part_grasp else self._side_grasp(step.body)
 
     def _collisions(self, point: np.ndarray, z: float, axis: np.ndarray, geoms: np.ndarray, fingers: np.ndarray) -> int:
         """Sample points of the open fingers (``fingers``: offsets along the finger axis) and of the hand
@@ -180,11 +184,39 @@ class PickPlaceExpert:
     def _side_grasp(self, body: int) -> Grasp:
         """Fingers across a horizontal width <= MAX_FINGER_WIDTH, the hand clear of the neighbours;
         the grasp may shift along the object (perpendicular to the fingers) to find clearance."""
+        s = self.scene
+        return self._across(s.corners(body), s.obstacles(exclude={s.root(body)}))[0]
+
+    def _part_grasp(self, body: int) -> Grasp:
+        """An object too wide to grasp whole, by a part that fits between the fingers (a moka pot's handle):
+        of the parts at least ``PART_MIN_HEIGHT`` tall, the grasp whose fingers and hand clear the neighbours and
+        the object's other parts best."""
+        s = self.scene
+        own, others = s.geoms(body), s.obstacles(exclude={s.root(body)})
+        boxes = s.geom_boxes(own)
+        com = s.d.subtree_com[s.root(body)][:2]
+        best, best_cost = None, np.inf
+        for i in np.flatnonzero(boxes[:, 1, 2] - boxes[:, 0, 2] >= PART_MIN_HEIGHT):
+            lo, hi = boxes[i]
+            # the fingertips stay above the object's own surfaces under the fingers (a lid under its knob)
+            near = np.all((boxes[:, 0, :2] < hi[:2] + 0.04) & (boxes[:, 1, :2] > lo[:2] - 0.04), axis=1)
+            under = near & (boxes[:, 1, 2] < hi[2] - 0.01)
+            z_min = boxes[under, 1, 2].max() + 0.014 if under.any() else -np.inf
+            grasp, cost = self._across(s.corners_of(own[i : i + 1]), np.concatenate([others, np.delete(own, i)]), z_min)
+            if grasp is None:
+                continue
+            # held off its centre of mass, it swings about the finger axis (the pads barely resist twisting)
+            cost += 20.0 * float(np.linalg.norm(grasp.point[:2] - com))
+            if cost < best_cost:
+                best, best_cost = grasp, cost
+        return best
+
+    def _across(self, corners: np.ndarray, geoms: np.ndarray, z_min: float = -np.inf) -> tuple[Grasp, float]:
+        """The cheapest grasp across the points ``corners`` (turning the hand, shifting, collisions with ``geoms``),
+        at least ``z_min`` high (and 5 mm below their top)."""
         s, c = self.scene, self.cfg
-        corners = s.corners(body)
         lo, hi = corners.min(0), corners.max(0)
-        z = max(hi[2] - 0.04, 0.5 * (lo[2] + hi[2]))
-        geoms = s.obstacles(exclude={s.root(body)})
+        z = min(max(hi[2] - 0.04, 0.5 * (lo[2] + hi[2]), z_min), hi[2] - 0.005)
         yaw_now = s.eef_yaw()
         best, best_cost = None, np.inf
         for yaw in np.deg2rad(np.arange(0.0, 180.0, c.yaw_step_deg)):
@@ -196,14 +228,14 @@ class PickPlaceExpert:
             fingers = np.array([-0.5 * width - 0.03, -0.5 * width - 0.01, 0.5 * width + 0.01, 0.5 * width + 0.03])
             dyaw = abs(wrap_to(yaw, yaw_now) - yaw_now)
             for shift in (0.0, -0.015, 0.015, -0.03, 0.03):
-                if abs(shift) > 0.5 * np.ptp(along) - 0.012:
+                if shift and abs(shift) > 0.5 * np.ptp(along) - 0.012:
                     continue
                 point = mid + (0.5 * (along.max() + along.min()) + shift) * across
                 cost = dyaw + 2.0 * abs(shift) + (100.0 + width if width > MAX_FINGER_WIDTH else 0.0)
                 cost += 10.0 * self._collisions(point, z, axis, geoms, fingers)
                 if cost < best_cost:
                     best, best_cost = Grasp(np.array([point[0], point[1], z]), wrap_to(yaw, yaw_now)), cost
-        return best
+        return best, best_cost
 
     def _bowl_grasp(self, body: int) -> Grasp:
         """Rim grasp (bowls, mugs): fingers across the wall, finger axis radial, clear of other objects.

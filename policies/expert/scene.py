@@ -64,7 +64,11 @@ class Scene:
 
     def corners(self, root: int) -> np.ndarray:
         """World coordinates of the corners of every collision geom's box in a body's subtree, (8 n, 3)."""
-        return self._geom_corners(self.geoms(root)).reshape(-1, 3)
+        return self.corners_of(self.geoms(root))
+
+    def corners_of(self, geoms: np.ndarray) -> np.ndarray:
+        """World coordinates of the corners of the boxes of ``geoms``, (8 n, 3)."""
+        return self._geom_corners(geoms).reshape(-1, 3)
 
     def box(self, root: int) -> tuple[np.ndarray, np.ndarray]:
         """World axis-aligned bounding box (lo, hi) of a body's collision geoms."""

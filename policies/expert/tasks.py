@@ -11,7 +11,7 @@ from envs.base import SimEnv
 from envs.libero import LiberoEnv
 from envs.robosuite import RobosuiteEnv
 from policies.expert.fixtures import Joint, SlideDrawer, TurnKnob, drawer_place
-from policies.expert.pick_place import MAX_FINGER_WIDTH, Place, Step
+from policies.expert.pick_place import MAX_FINGER_WIDTH, PART_MIN_HEIGHT, Place, Step
 from policies.expert.push import Push
 from policies.expert.scene import Scene
 
@@ -29,6 +29,67 @@ def _on_surface(xy_fn: Callable[[Scene], np.ndarray], margin: float = 0.015) -> 
         return Place(xy, scene.surface_z(xy, exclude=held) + margin)
 
     return place
+
+
+def _on_region(site: int, half: np.ndarray, fixture: int, shift: np.ndarray, margin: float = 0.015) -> PlaceFn:
+    """On a region (``half``: its half-size in xy) of the table or of ``fixture``: at its centre moved by
+    ``shift`` (its share of a region that several objects go to), or, where something already stands
+    there, at the spot inside the region whose footprint clears the other objects most."""
+
+    def place(scene: Scene, held: int) -> Place:
+        spot = scene.d.site_xpos[site][:2] + shift
+        xy = free_spot(scene, held, spot, half, {scene.root(held), fixture}, region=scene.d.site_xpos[site][:2])
+        return Place(xy, scene.surface_z(xy, exclude=held) + margin)
+
+    return place
+
+
+def region_shares(scene: Scene, bodies: list[int], half: np.ndarray) -> list[np.ndarray]:
+    """Where in a region each of ``bodies`` goes, relative to its centre: side by side along the axis (x or y)
+    on which their footprints (as they stand now; the hand does not turn them) add up to less, spread over 60%
+    of the region's half-width. One body: the centre."""
+    if len(bodies) < 2:
+        return [np.zeros(2)] * len(bodies)
+    widths = np.array([np.ptp(scene.corners(b)[:, :2], axis=0) for b in bodies]).sum(0)
+    axis = int(np.argmin(widths))
+    out = []
+    for u in np.linspace(-1.0, 1.0, len(bodies)):
+        shift = np.zeros(2)
+        shift[axis] = 0.6 * half[axis] * u
+        out.append(shift)
+    return out
+
+
+def free_spot(
+    scene: Scene,
+    held: int,
+    centre: np.ndarray,
+    half: np.ndarray,
+    exclude: set[int],
+    clear: float = 0.01,
+    region: np.ndarray | None = None,
+) -> np.ndarray:
+    """Where to put ``held``'s origin: at ``centre`` if its footprint clears every other object by ``clear``, else
+    at the point of a grid over ``region`` +- ``half`` (default: centred on ``centre``) that clears them most (up
+    to 2 cm), the nearest to ``centre`` of such."""
+    lo, hi = scene.box(held)
+    origin = scene.pos(held)[:2]
+    boxes = scene.geom_boxes(scene.obstacles(exclude))
+
+    def clearance(xy: np.ndarray) -> float:
+        if not len(boxes):
+            return np.inf
+        f_lo, f_hi = xy + lo[:2] - origin, xy + hi[:2] - origin
+        gaps = np.maximum(boxes[:, 0, :2] - f_hi, f_lo - boxes[:, 1, :2]).max(axis=1)  # < 0: overlapping
+        return float(gaps.min())
+
+    if clearance(centre) >= clear:
+        return centre
+    span = np.maximum(half - 0.005, 0.0)
+    middle = centre if region is None else region
+    grid = [middle + span * [u, v] for u in np.linspace(-1, 1, 9) for v in np.linspace(-1, 1, 9)]
+    scores = [10.0 * min(clearance(xy), 0.02) - np.linalg.norm(xy - centre) for xy in grid]
+    return grid[int(np.argmax(scores))]
 
 
 def _into(xy_fn: Callable[[Scene], np.ndarray], rim_body: int, margin: float = 0.02) -> PlaceFn:
@@ -70,6 +131,22 @@ def _too_wide(scene: Scene, body: int) -> bool:
     xy = scene.corners(body)[:, :2]
     widths = [np.ptp(xy @ np.array([np.cos(a), np.sin(a)])) for a in np.deg2rad(np.arange(0, 180, 15))]
     return min(widths) > MAX_FINGER_WIDTH
+
+
+def _has_handle(scene: Scene, body: int) -> bool:
+    """Whether some part of ``body`` (one collision geom) is tall enough and fits between the fingers."""
+    own = scene.geoms(body)
+    for g in own[np.ptp(scene.geom_boxes(own)[:, :, 2], axis=1) >= PART_MIN_HEIGHT]:
+        xy = scene.corners_of(np.array([g]))[:, :2]
+        if min(np.ptp(xy @ [np.cos(a), np.sin(a)]) for a in np.deg2rad(np.arange(0, 180, 15))) <= MAX_FINGER_WIDTH:
+            return True
+    return False
+
+
+def _region_plan(scene: Scene, rs, region: str, half: np.ndarray) -> dict[str, np.ndarray]:
+    """Each object that the goal puts on ``region``: its shift from the region's centre (``region_shares``)."""
+    objs = [p[1].lower() for p in rs.parsed_problem["goal_state"] if p[0].lower() == "on" and p[2].lower() == region]
+    return dict(zip(objs, region_shares(scene, [rs.obj_body_id[o] for o in objs], half), strict=True))
 
 
 def _on_table(rs, region: str) -> bool:
@@ -116,6 +193,7 @@ def libero_steps(env: LiberoEnv, scene: Scene) -> list:
     (grasped by the rim), are unsupported."""
     rs = env._rs
     steps: list = []
+    shares: dict[str, dict[str, np.ndarray]] = {}
     for pred in rs.parsed_problem["goal_state"]:
         kind, *args = [a.lower() for a in pred]
         if kind in ("open", "close", "turnon") and len(args) == 1:
@@ -128,12 +206,15 @@ def libero_steps(env: LiberoEnv, scene: Scene) -> list:
             raise UnsupportedTask(f"{obj!r} is not a movable object")
         body = rs.obj_body_id[obj]
         rim_grasp = "bowl" in obj or "mug" in obj
-        if not rim_grasp and _too_wide(scene, body):
-            if kind == "on" and _on_table(rs, target):  # slid over the table: pushed
-                state, region = rs.object_states_dict[obj], rs.object_states_dict[target]
-                steps.append(Push(body, _site_xy(scene.site(target)), lambda r=region, o=state: r.check_ontop(o)))
-                continue
-            raise UnsupportedTask(f"{obj!r} is too wide to grasp and {target!r} is not a table region to push it to")
+        part_grasp = not rim_grasp and _too_wide(scene, body)
+        if part_grasp and kind == "on" and _on_table(rs, target):  # slid over the table: pushed
+            state, region = rs.object_states_dict[obj], rs.object_states_dict[target]
+            steps.append(Push(body, _site_xy(scene.site(target)), lambda r=region, o=state: r.check_ontop(o)))
+            continue
+        if part_grasp and not _has_handle(scene, body):
+            raise UnsupportedTask(
+                f"{obj!r} is too wide to grasp, has no part to grasp it by, and {target!r} is not a table region"
+            )
         if target in rs.obj_body_id:
             tbody = rs.obj_body_id[target]
             xy_fn = _box_centre(tbody)
@@ -154,10 +235,18 @@ def libero_steps(env: LiberoEnv, scene: Scene) -> list:
                     drawer = fixture_step(env, scene, "open", target, full=True)
                     steps.append(drawer)
                 # lowered onto the drawer's floor (dropped from its walls, a bowl lands tilted)
-                steps.append(Step(body, _in_drawer(drawer, site), rim_grasp=rim_grasp))
+                steps.append(Step(body, _in_drawer(drawer, site), rim_grasp=rim_grasp, part_grasp=part_grasp))
                 continue
-        place = _on_surface(xy_fn) if kind == "on" else _into(xy_fn, rim)
-        steps.append(Step(body, place, rim_grasp=rim_grasp))
+        if kind == "on" and target not in rs.obj_body_id:
+            region = rs.object_sites_dict.get(target)
+            half = np.asarray(getattr(region, "size", [0.02, 0.02])[:2], dtype=float)
+            parent = rs.get_object(region.parent_name) if region is not None and region.parent_name else None
+            fixture = scene.root(rs.obj_body_id[region.parent_name]) if parent is not None else -1
+            share = shares.setdefault(target, _region_plan(scene, rs, target, half))[obj]
+            place = _on_region(scene.site(target), half, fixture, share)
+        else:
+            place = _on_surface(xy_fn) if kind == "on" else _into(xy_fn, rim)
+        steps.append(Step(body, place, rim_grasp=rim_grasp, part_grasp=part_grasp))
     # closing comes last: "put the bowl in the drawer and close it" is written Close first
     return [st for st in steps if not _closes(st)] + [st for st in steps if _closes(st)]
 
