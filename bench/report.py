@@ -29,6 +29,7 @@ import pandas as pd
 from bench import plots, robustness
 from bench.embodied import REFERENCE as EMBODIED_REFERENCE
 from bench.embodied import embodied_table
+from bench.expert_report import write_expert
 from bench.readme import write_readme
 from bench.records import read_records
 from bench.seeds import load_replicates, seed_tables
@@ -135,6 +136,7 @@ def write(
         print(f"removed stale {f}")
     runs = pd.concat([every, reps], ignore_index=True) if len(reps) else every
     write_readme(root, runs, tables, checkpoints, costs)
+    write_expert(root)
     return tables
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench import report
+from bench.expert_report import write_expert
 from bench.readme import eval_commands
 from bench.records import append_record
 from bench.tables import split_label
@@ -298,3 +299,21 @@ def test_eval_commands_name_published_weights_by_their_policy() -> None:
     plain = "python -m bench.run --policy teacher --suite libero_spatial --episodes-per-task 5 --workers 2"
     assert cmds[0] == plain + " --no-cost"
     assert cmds[1].endswith("--checkpoint checkpoints/teacher_wip --out runs/e --no-cost")
+
+
+def test_expert_page_is_written_from_the_expert_records(tmp_path) -> None:
+    root = tmp_path / "results"
+    runs = [("libero_goal", [True, True, False, True]), ("libero_spatial", [True] * 4), ("libero_goal", [False])]
+    for suite, hits in runs:
+        for k, hit in enumerate(hits):
+            task, error = (2, "UnsupportedTask: no strategy\ntraceback") if len(hits) == 1 else (k % 2, None)
+            rec = {"policy": "expert", "suite": suite, "task_id": task, "init_state": k, "seed": k, "success": hit}
+            rec |= {"steps": 100, "error": error, "instruction": f"task {task}", "config": {"workers": 2}}
+            append_record(root / "episodes" / "expert" / f"{suite}.jsonl", rec)
+    assert write_expert(root) == root / "expert.md"
+    text = (root / "expert.md").read_text()
+    assert text.index("## libero_spatial") < text.index("## libero_goal")  # the suites in their usual order
+    assert "python -m bench.run --policy expert --suite libero_goal --episodes-per-task 2 --workers 2" in text
+    assert "libero_goal       all  3/5 = 60.0%" in text
+    assert "- task 2: UnsupportedTask: no strategy" in text and "traceback" not in text
+    assert write_expert(tmp_path / "empty") is None
