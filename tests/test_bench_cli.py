@@ -12,6 +12,7 @@ import pytest
 
 from bench.records import read_records
 from demos import features, record
+from policies.expert import EXPERT_VERSION
 
 pytestmark = pytest.mark.sim
 
@@ -156,7 +157,7 @@ def test_demos_hdf5_layout_and_resume(tmp_path, capsys, monkeypatch):
     assert record.plan_jobs(cfg) == []  # resume: nothing left to record
     with pytest.raises(record.SettingsMismatch, match="image_size=32 \\(asked 64\\)"):
         record.plan_jobs(replace(cfg, image_size=64))  # 64-px demos must not join 32-px ones
-    with pytest.raises(record.SettingsMismatch, match="expert=2 \\(asked 1\\)"):
+    with pytest.raises(record.SettingsMismatch, match=f"expert={EXPERT_VERSION} \\(asked 1\\)"):
         record.plan_jobs(replace(cfg, expert=1))  # another expert's labels must not join these
     more = replace(cfg, episodes_per_task=4)  # extending: allowed, with a note on the noisy set
     assert [j.episode for j in record.plan_jobs(more)] == [2, 3]

@@ -16,6 +16,8 @@ CASES = [
     ("libero_goal", 7, 1),  # turn a knob
     ("libero_goal", 5, 0),  # push a plate (too wide to grasp) from inside its rim
     ("libero_10", 0, 0),
+    ("libero_10", 0, 1),  # two cans into one basket: side by side (both at its centre, the second fell out)
+    ("libero_10", 1, 4),  # over a milk carton standing beside the cream cheese (the diagonal toppled it onto it)
     ("libero_10", 8, 0),  # two moka pots by their lids' knobs, side by side on one region
     ("robosuite", 0, 0),
     ("robosuite", 1, 0),

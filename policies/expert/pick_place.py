@@ -297,6 +297,28 @@ class PickPlaceExpert:
         yield from self._move(np.array([*start[:2], z]), s.eef_yaw(), OPEN, tol=0.01, max_steps=40)
         yield from self._move(np.array([*goal_xy, z]), s.eef_yaw(), OPEN, tol=0.015, max_steps=100)
 
+    def _approach(self, target: np.ndarray, yaw: float, exclude: int) -> Iterator[np.ndarray]:
+        """Takes the open hand towards ``target`` (above a grasp) over what stands in the way: where the straight
+        path passes less than ``clearance`` above an obstacle's top (within 6 cm of the path, object ``exclude``
+        aside), it rises to that height first and crosses level; the straight diagonal clipped a milk carton
+        standing beside the LIBERO-10 cream cheese and laid it onto it."""
+        s, c = self.scene, self.cfg
+        start = s.eef_pos()
+        seg = target[:2] - start[:2]
+        top = -np.inf
+        for lo, hi in s.geom_boxes(s.obstacles(exclude={s.root(exclude)})):
+            mid = 0.5 * (lo[:2] + hi[:2])
+            t = np.clip(np.dot(mid - start[:2], seg) / max(np.dot(seg, seg), 1e-9), 0.0, 1.0)
+            near = np.linalg.norm(mid - (start[:2] + t * seg)) < 0.5 * np.linalg.norm(hi[:2] - lo[:2]) + 0.06
+            if near and hi[2] + c.clearance > start[2] + t * (target[2] - start[2]):
+                top = max(top, hi[2])
+        if top == -np.inf:
+            return
+        z = max(top + c.clearance, target[2])
+        if start[2] < z:
+            yield from self._move(np.array([*start[:2], z]), yaw, OPEN, tol=0.01, max_steps=40)
+        yield from self._move(np.array([*target[:2], z]), yaw, OPEN, tol=0.015, max_steps=100)
+
     def _pick(self, step: Step, after_place: bool = False, direct: bool = False) -> Iterator[np.ndarray]:
         """Hover above the grasp, descend, close, lift; regrasp when the object did not rise. ``direct``:
         the first attempt descends from where the hand is (already above the grasp: a resumed policy's)."""
@@ -306,6 +328,7 @@ class PickPlaceExpert:
         for attempt in range(c.max_regrasps):
             g = self._grasp(step)
             if not (direct and attempt == 0):
+                yield from self._approach(g.point + [0, 0, c.hover], g.yaw, step.body)
                 yield from self._move(g.point + [0, 0, c.hover], g.yaw, OPEN, tol=0.01)
                 g = self._grasp(step)  # re-plan from the current pose: objects may still be settling
                 yield from self._move(g.point + [0, 0, c.hover], g.yaw, OPEN, tol=0.008, max_steps=40)

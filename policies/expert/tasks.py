@@ -103,6 +103,20 @@ def _in_drawer(drawer, site: int) -> PlaceFn:
     return lambda scene, held: drawer_place(scene, drawer, scene.d.site_xpos[site][:2].copy(), held)
 
 
+def _into_share(site: int, half: np.ndarray, rim_body: int, shift: np.ndarray, margin: float = 0.02) -> PlaceFn:
+    """Into a container region that several objects go to (``half``: its half-size in xy): dropped from just
+    above the rim at its share of the region (``region_shares``), or, where an object already in it is in the
+    way, at the spot inside the region that clears it most. Both at the centre, the second landed on the
+    first and fell out of the basket (LIBERO-10 task 0)."""
+
+    def place(scene: Scene, held: int) -> Place:
+        centre = scene.d.site_xpos[site][:2]
+        xy = free_spot(scene, held, centre + shift, half, {scene.root(held), scene.root(rim_body)}, region=centre)
+        return Place(xy, scene.box(rim_body)[1][2] + margin)
+
+    return place
+
+
 def _box_centre(body: int) -> Callable[[Scene], np.ndarray]:
     def xy(scene: Scene) -> np.ndarray:
         lo, hi = scene.box(body)
@@ -144,9 +158,17 @@ def _has_handle(scene: Scene, body: int) -> bool:
 
 
 def _region_plan(scene: Scene, rs, region: str, half: np.ndarray) -> dict[str, np.ndarray]:
-    """Each object that the goal puts on ``region``: its shift from the region's centre (``region_shares``)."""
-    objs = [p[1].lower() for p in rs.parsed_problem["goal_state"] if p[0].lower() == "on" and p[2].lower() == region]
+    """Each object that the goal puts on or in ``region``: its shift from the region's centre (``region_shares``)."""
+    goal = rs.parsed_problem["goal_state"]
+    objs = [p[1].lower() for p in goal if p[0].lower() in ("on", "in") and len(p) == 3 and p[2].lower() == region]
     return dict(zip(objs, region_shares(scene, [rs.obj_body_id[o] for o in objs], half), strict=True))
+
+
+def _shared(rs, region: str) -> bool:
+    """Whether the goal puts more than one object in ``region`` (a region with a size)."""
+    goal = rs.parsed_problem["goal_state"]
+    n = sum(p[0].lower() == "in" and len(p) == 3 and p[2].lower() == region for p in goal)
+    return n > 1 and getattr(rs.object_sites_dict.get(region), "size", None) is not None
 
 
 def _on_table(rs, region: str) -> bool:
@@ -244,6 +266,10 @@ def libero_steps(env: LiberoEnv, scene: Scene) -> list:
             fixture = scene.root(rs.obj_body_id[region.parent_name]) if parent is not None else -1
             share = shares.setdefault(target, _region_plan(scene, rs, target, half))[obj]
             place = _on_region(scene.site(target), half, fixture, share)
+        elif kind == "in" and target not in rs.obj_body_id and _shared(rs, target):
+            half = np.asarray(rs.object_sites_dict[target].size[:2], dtype=float)
+            share = shares.setdefault(target, _region_plan(scene, rs, target, half))[obj]
+            place = _into_share(scene.site(target), half, rim, share)
         else:
             place = _on_surface(xy_fn) if kind == "on" else _into(xy_fn, rim)
         steps.append(Step(body, place, rim_grasp=rim_grasp, part_grasp=part_grasp))
