@@ -112,6 +112,11 @@ def _into_share(site: int, half: np.ndarray, rim_body: int, shift: np.ndarray, m
     def place(scene: Scene, held: int) -> Place:
         centre = scene.d.site_xpos[site][:2]
         xy = free_spot(scene, held, centre + shift, half, {scene.root(held), scene.root(rim_body)}, region=centre)
+        # the whole footprint inside the region: at its edge, a can hung on the basket's rim
+        lo, hi = scene.box(held)
+        origin = scene.pos(held)[:2]
+        low, high = centre - half - (lo[:2] - origin), centre + half - (hi[:2] - origin)
+        xy = np.where(low <= high, np.clip(xy, low, high), centre)
         return Place(xy, scene.box(rim_body)[1][2] + margin)
 
     return place
