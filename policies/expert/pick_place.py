@@ -272,17 +272,22 @@ class PickPlaceExpert:
         return best
 
     # --- script -----------------------------------------------------------------------------
+    def _along(self, exclude: int, a_xy: np.ndarray, b_xy: np.ndarray, reach: float) -> list[tuple[float, float]]:
+        """(t, top) of every obstacle box (object ``exclude`` aside) within ``reach`` of the segment from a to b
+        (beyond its half-diagonal): t in [0, 1], where along the segment it is nearest, and its top's height."""
+        s = self.scene
+        seg = b_xy - a_xy
+        out = []
+        for lo, hi in s.geom_boxes(s.obstacles(exclude={s.root(exclude)})):
+            mid = 0.5 * (lo[:2] + hi[:2])
+            t = float(np.clip(np.dot(mid - a_xy, seg) / max(np.dot(seg, seg), 1e-9), 0.0, 1.0))
+            if np.linalg.norm(mid - (a_xy + t * seg)) < 0.5 * np.linalg.norm(hi[:2] - lo[:2]) + reach:
+                out.append((t, float(hi[2])))
+        return out
+
     def _safe_z(self, held: int, a_xy: np.ndarray, b_xy: np.ndarray) -> float:
         """Height the held object's bottom must keep on the way from a to b."""
-        top = 0.0
-        scene = self.scene
-        for lo, hi in scene.geom_boxes(scene.obstacles(exclude={scene.root(held)})):
-            mid = 0.5 * (lo[:2] + hi[:2])
-            seg = b_xy - a_xy
-            t = np.clip(np.dot(mid - a_xy, seg) / max(np.dot(seg, seg), 1e-9), 0.0, 1.0)
-            if np.linalg.norm(mid - (a_xy + t * seg)) < 0.5 * np.linalg.norm(hi[:2] - lo[:2]) + 0.08:
-                top = max(top, hi[2])
-        return top + self.cfg.clearance
+        return max([0.0] + [top for _, top in self._along(held, a_xy, b_xy, 0.08)]) + self.cfg.clearance
 
     def _leave(self, goal_xy: np.ndarray) -> Iterator[np.ndarray]:
         """From above what the hand just filled (a basket, its liner over the rim), rises clear of everything
@@ -302,18 +307,16 @@ class PickPlaceExpert:
         path passes less than ``clearance`` above an obstacle's top (within 6 cm of the path, object ``exclude``
         aside), it rises to that height first and crosses level; the straight diagonal clipped a milk carton
         standing beside the LIBERO-10 cream cheese and laid it onto it."""
-        s, c = self.scene, self.cfg
-        start = s.eef_pos()
-        seg = target[:2] - start[:2]
-        top = -np.inf
-        for lo, hi in s.geom_boxes(s.obstacles(exclude={s.root(exclude)})):
-            mid = 0.5 * (lo[:2] + hi[:2])
-            t = np.clip(np.dot(mid - start[:2], seg) / max(np.dot(seg, seg), 1e-9), 0.0, 1.0)
-            near = np.linalg.norm(mid - (start[:2] + t * seg)) < 0.5 * np.linalg.norm(hi[:2] - lo[:2]) + 0.06
-            if near and hi[2] + c.clearance > start[2] + t * (target[2] - start[2]):
-                top = max(top, hi[2])
-        if top == -np.inf:
+        c = self.cfg
+        start = self.scene.eef_pos()
+        tops = [
+            top
+            for t, top in self._along(exclude, start[:2], target[:2], 0.06)
+            if top + c.clearance > start[2] + t * (target[2] - start[2])
+        ]
+        if not tops:
             return
+        top = max(tops)
         z = max(top + c.clearance, target[2])
         if start[2] < z:
             yield from self._move(np.array([*start[:2], z]), yaw, OPEN, tol=0.01, max_steps=40)

@@ -162,18 +162,22 @@ def _has_handle(scene: Scene, body: int) -> bool:
     return False
 
 
+def _goal_objects(rs, region: str, kinds: tuple[str, ...] = ("on", "in")) -> list[str]:
+    """The objects that the goal's ``kinds`` predicates put on or in ``region``, in goal order."""
+    goal = rs.parsed_problem["goal_state"]
+    return [p[1].lower() for p in goal if p[0].lower() in kinds and len(p) == 3 and p[2].lower() == region]
+
+
 def _region_plan(scene: Scene, rs, region: str, half: np.ndarray) -> dict[str, np.ndarray]:
     """Each object that the goal puts on or in ``region``: its shift from the region's centre (``region_shares``)."""
-    goal = rs.parsed_problem["goal_state"]
-    objs = [p[1].lower() for p in goal if p[0].lower() in ("on", "in") and len(p) == 3 and p[2].lower() == region]
+    objs = _goal_objects(rs, region)
     return dict(zip(objs, region_shares(scene, [rs.obj_body_id[o] for o in objs], half), strict=True))
 
 
 def _shared(rs, region: str) -> bool:
     """Whether the goal puts more than one object in ``region`` (a region with a size)."""
-    goal = rs.parsed_problem["goal_state"]
-    n = sum(p[0].lower() == "in" and len(p) == 3 and p[2].lower() == region for p in goal)
-    return n > 1 and getattr(rs.object_sites_dict.get(region), "size", None) is not None
+    many = len(_goal_objects(rs, region, ("in",))) > 1
+    return many and getattr(rs.object_sites_dict.get(region), "size", None) is not None
 
 
 def _on_table(rs, region: str) -> bool:
