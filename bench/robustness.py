@@ -66,9 +66,15 @@ def pairs(clean: pd.DataFrame, robust: pd.DataFrame, base_tasks: BaseTasks = _de
             test = r.kind.removeprefix("probe:") + " instruction" if r.kind.startswith("probe:") else r.suite
             rows.append(
                 {"policy": r.clean_policy, "test": test, "kind": r.kind, "base_suite": suite, "task_id": int(task),
-                 "init_state": int(r.init_state), "clean": bool(ref[key]), "perturbed": bool(r.success)}
+                 "init_state": int(r.init_state), "clean": bool(ref[key]), "perturbed": bool(r.success),
+                 "instructed": _flag(r.get("instructed_success"))}
             )  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def _flag(value: object) -> bool | None:
+    """A record's ``instructed_success``: True/False, or None where it is absent or could not be read."""
+    return None if value is None or (isinstance(value, float) and pd.isna(value)) else bool(value)
 
 
 def drops(paired: pd.DataFrame) -> pd.DataFrame:
@@ -79,10 +85,11 @@ def drops(paired: pd.DataFrame) -> pd.DataFrame:
     for (policy, base, test, kind), g in paired.groupby(["policy", "base_suite", "test", "kind"], sort=True):
         n, c, p = len(g), int(g.clean.sum()), int(g.perturbed.sum())
         d, lo, hi = paired_diff_ci(g.clean.tolist(), g.perturbed.tolist())
+        told = [x for x in g.get("instructed", pd.Series(dtype=object)) if x is not None and not pd.isna(x)]
         rows.append(
             {"policy": policy, "base_suite": base, "test": test, "kind": kind, "episodes": n,
              "clean": c / n, "clean_ci": wilson(c, n), "perturbed": p / n, "perturbed_ci": wilson(p, n),
-             "drop": d, "drop_low": lo, "drop_high": hi}
+             "drop": d, "drop_low": lo, "drop_high": hi, "instructed": int(sum(told)), "instructed_n": len(told)}
         )  # fmt: skip
     return pd.DataFrame(rows)
 
@@ -105,6 +112,8 @@ def robustness_table(d: pd.DataFrame) -> pd.DataFrame:
             "clean": cell(r.clean, r.clean_ci),
             "perturbed": cell(r.perturbed, r.perturbed_ci),
             "drop (points)": f"{100 * r.drop:+.1f} [{100 * r.drop_low:+.1f}, {100 * r.drop_high:+.1f}]",
+            # the swap probe: episodes in which the *instructed* task's goal held (of those whose scene can tell)
+            "did as told": f"{r.instructed}/{r.instructed_n}" if getattr(r, "instructed_n", 0) else "",
         }
         for r in d.itertuples()
     ]

@@ -101,4 +101,6 @@ def rollout(
         "episode_s": round(time.perf_counter() - t0, 3),
         "policy_ms_median": round(1e3 * float(np.median(latencies)), 3) if latencies else None,
         **policy.episode_stats(),
+        # the swap probe: whether the instructed task's goal held at any step (envs.probes)
+        **({"instructed_success": info["instructed_success"]} if "instructed_success" in info else {}),
     }

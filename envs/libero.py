@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import string
 from typing import Any
 
@@ -10,6 +11,14 @@ from gymnasium import spaces
 
 from envs import libero_pro
 from envs.base import SimEnv, seeded_global_numpy
+
+
+@functools.cache
+def parsed_bddl(path: str) -> dict[str, Any]:
+    """LIBERO's parse of a BDDL file (objects, fixtures, goal), cached per path."""
+    from libero.libero.envs.bddl_utils import robosuite_parse_problem
+
+    return robosuite_parse_problem(path)
 
 
 def libero_suite(suite: str) -> Any:
@@ -80,6 +89,23 @@ class LiberoEnv(SimEnv):
                     f"init_state {k} out of range for {self.suite} task {self.task_id} (0..{self.num_init_states - 1})"
                 )
             self._rs_obs = self._control.set_init_state(self.init_states[k])
+
+    def goal_met(self, task_id: int) -> bool | None:
+        """Whether the BDDL goal of task ``task_id`` of this suite holds in the current scene: under the swap
+        probe, did the policy do what it was told? None where that goal cannot be read in this scene: it names
+        something the scene lacks, or an object the scene holds more than one of (LIBERO-Spatial's two black
+        bowls: which one ``akita_black_bowl_1`` is depends on the task's own layout)."""
+        goal = parsed_bddl(str(libero_pro.bddl_path(self.suite, task_id)))["goal_state"]
+        env = self._control.env
+        ours = parsed_bddl(str(self._bddl))
+        groups = [*ours["objects"].values(), *ours["fixtures"].values()]
+        for term in goal:
+            for name in term[1:]:
+                if name not in env.object_states_dict:
+                    return None
+                if any(name in g and len(g) > 1 for g in groups):
+                    return None
+        return all(bool(env._eval_predicate(term)) for term in goal)
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -21,6 +21,13 @@ PROBES = ("swap", "empty", "unrelated")
 UNRELATED_INSTRUCTION = "tell me what the weather will be like in paris tomorrow"
 
 
+def swap_task(suite: str, task_id: int) -> int:
+    """The task whose instruction the swap probe gives on ``task_id`` of ``suite``."""
+    from envs.registry import get_suite
+
+    return (task_id + 1) % get_suite(suite).num_tasks
+
+
 def probe_instruction(probe: str, suite: str, task_id: int) -> str:
     """The instruction a probe gives the policy on ``task_id`` of ``suite``."""
     from envs.registry import get_suite
@@ -36,16 +43,19 @@ def probe_instruction(probe: str, suite: str, task_id: int) -> str:
         raise ValueError(f"suite {suite!r} does not tell its tasks' instructions: no swap probe")
     if spec.num_tasks < 2:
         raise ValueError(f"the swap probe needs another task in {suite!r}, which has {spec.num_tasks}")
-    return spec.instruction((task_id + 1) % spec.num_tasks)
+    return spec.instruction(swap_task(suite, task_id))
 
 
 class InstructionProbe(gym.Wrapper):
     """Replaces ``obs["instruction"]`` and ``info["instruction"]`` by the probe's; ``info["true_instruction"]``
-    keeps the task's own, ``info["instruction_probe"]`` names the probe."""
+    keeps the task's own, ``info["instruction_probe"]`` names the probe. With ``instructed_task`` (the swap
+    probe), ``info["instructed_success"]`` says whether that task's goal has held at any step of the episode
+    (None where the scene cannot tell: ``LiberoEnv.goal_met``)."""
 
-    def __init__(self, env: gym.Env, probe: str, instruction: str) -> None:
+    def __init__(self, env: gym.Env, probe: str, instruction: str, instructed_task: int | None = None) -> None:
         super().__init__(env)
-        self.probe, self.instruction = probe, instruction
+        self.probe, self.instruction, self.instructed_task = probe, instruction, instructed_task
+        self._instructed: bool | None = None
         chars = string.printable + "".join(sorted(set(instruction) - set(string.printable)))
         text = env.observation_space["instruction"]
         chars += "".join(sorted(set(text.character_set) - set(chars)))
@@ -55,6 +65,7 @@ class InstructionProbe(gym.Wrapper):
 
     def reset(self, **kwargs: Any):
         obs, info = self.env.reset(**kwargs)
+        self._instructed = None
         return self._probed(obs, info)
 
     def step(self, action):
@@ -65,9 +76,16 @@ class InstructionProbe(gym.Wrapper):
     def _probed(self, obs: dict[str, Any], info: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         info = {**info, "true_instruction": obs["instruction"], "instruction_probe": self.probe}
         info["instruction"] = self.instruction
+        if self.instructed_task is not None:
+            met = self.env.unwrapped.goal_met(self.instructed_task)
+            self._instructed = None if met is None else bool(self._instructed) or met
+            info["instructed_success"] = self._instructed
         return {**obs, "instruction": self.instruction}, info
 
 
 def apply_probe(env: gym.Env, probe: str | None, suite: str, task_id: int) -> gym.Env:
     """``env`` wrapped in the probe (None: unchanged)."""
-    return env if probe is None else InstructionProbe(env, probe, probe_instruction(probe, suite, task_id))
+    if probe is None:
+        return env
+    other = swap_task(suite, task_id) if probe == "swap" and hasattr(env.unwrapped, "goal_met") else None
+    return InstructionProbe(env, probe, probe_instruction(probe, suite, task_id), other)

@@ -108,3 +108,31 @@ def test_swap_probe_is_the_next_task_and_labels_differ():
     cfgs = [RunConfig(policy="expert", instruction=p) for p in (None, "swap", "empty", "unrelated")]
     assert [c.label for c in cfgs] == ["expert", "expert_instr-swap", "expert_instr-empty", "expert_instr-unrelated"]
     assert len({records_path(c, "libero_spatial") for c in cfgs}) == 4  # probes never share a records file
+
+
+@pytest.mark.sim
+def test_swap_probe_records_whether_the_instructed_goal_held():
+    """``LiberoEnv.goal_met`` reads another task's BDDL goal in this scene; the swap probe records it."""
+    from bench.rollout import rollout
+    from policies import make_policy
+
+    env = envs.make_env("libero_goal", 1, image_size=32, render_images=False)  # put the bowl on the stove
+    try:
+        rec = rollout(env, make_policy("expert", env), seed=0, init_state=0)
+        assert rec["success"] and "instructed_success" not in rec  # no probe: no field
+        assert env.unwrapped.goal_met(1) is True and env.unwrapped.goal_met(8) is False  # not on the plate
+    finally:
+        env.close()
+    # task 0 (open the middle drawer), told task 1's instruction: the expert opens the drawer, the bowl stays
+    env = apply_probe(envs.make_env("libero_goal", 0, image_size=32, render_images=False), "swap", "libero_goal", 0)
+    try:
+        rec = rollout(env, make_policy("expert", env), seed=0, init_state=0)
+        assert rec["success"] and rec["instructed_success"] is False
+    finally:
+        env.close()
+    env = envs.make_env("libero_spatial", 0, image_size=32, render_images=False)
+    try:
+        env.reset(seed=0, options={"init_state": 0})
+        assert env.unwrapped.goal_met(1) is None  # two black bowls: which is bowl_1 depends on the layout
+    finally:
+        env.close()

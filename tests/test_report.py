@@ -16,7 +16,13 @@ from bench.tables import split_label
 
 
 def _records(
-    root: Path, label: str, suite: str, successes: list[bool], keeps: list[str] | None = None, **where
+    root: Path,
+    label: str,
+    suite: str,
+    successes: list[bool],
+    keeps: list[str] | None = None,
+    extra: list[dict] | None = None,
+    **where,
 ) -> None:
     policy, budget = split_label(label)
     cfg = {"policy": policy, "budget": budget, "suites": [suite], "tasks": None, "episodes_per_task": len(successes)}
@@ -27,6 +33,7 @@ def _records(
         rec |= {"error": None, "error_kind": None, "config": cfg}
         if keeps:
             rec |= {"keeps": keeps, "layer_fraction": sum(map(int, "".join(keeps))) / len("".join(keeps))}
+        rec |= extra[k] if extra else {}
         append_record(root / "episodes" / label / f"{suite}.jsonl", rec)
 
 
@@ -255,7 +262,9 @@ def test_robustness_table_pairs_perturbed_suites_and_probes_with_the_clean_suite
     root = tmp_path / "results"
     _records(root, "teacher", "libero_spatial", [True] * 10)
     _records(root, "teacher", "libero_spatial_with_mug", [True] * 6 + [False] * 4)
-    _records(root, "teacher_instr-swap", "libero_spatial", [True] * 9 + [False], policy="teacher", instruction="swap")
+    told = [{"instructed_success": x} for x in [False] * 8 + [True, None]]  # None: the scene cannot tell
+    swap = [True] * 9 + [False]
+    _records(root, "teacher_instr-swap", "libero_spatial", swap, extra=told, policy="teacher", instruction="swap")
     _records(root, "student_b0.5", "libero_spatial", [True] * 8 + [False] * 2, keeps=["110010"])
     _records(root, "student_b0.5", "libero_spatial_with_mug", [True] * 3 + [False] * 7, keeps=["110010"])
     _cost(root, "teacher")
@@ -281,6 +290,8 @@ def test_robustness_table_pairs_perturbed_suites_and_probes_with_the_clean_suite
     # the student's pairs: its own clean episodes (8/10), not the teacher's
     assert rob.loc[("ActDistill @ 0.5", "libero_spatial_with_mug"), "clean"].startswith("80.0")
     assert rob.loc[("Teacher VLA", "swap instruction"), "drop (points)"].startswith("+10.0")
+    assert rob.loc[("Teacher VLA", "swap instruction"), "did as told"] == "1/9"
+    assert rob.loc[("Teacher VLA", "libero_spatial_with_mug"), "did as told"] == ""
     assert (root / "plots" / "robustness_vs_flops.png").stat().st_size > 5000
     readme = (root / "README.md").read_text()
     assert "## Robustness" in readme and "--instruction swap" in readme
