@@ -162,14 +162,15 @@ def layers_run(df: pd.DataFrame, policy: str, cost: dict) -> str:
 def main_table(df: pd.DataFrame, costs: dict[str, dict]) -> pd.DataFrame:
     """Method x suite success (95% Wilson, n), LIBERO average, FLOPs, latency and speedups.
 
-    Columns are the suites the teacher was evaluated on; "paired vs teacher": on the LIBERO episodes both
+    Columns are the suites a teacher was evaluated on; "paired vs teacher": on the LIBERO episodes both
     ran (same init states and seeds), the success difference in points with Newcombe's paired 95%
     interval, then the episodes only this policy solved / only the teacher solved; latency is the median per
     call measured in the same process as the teacher (teacher's in parentheses); speedups are ratios
     of those medians.
     """
     rates = suite_rates(df)
-    have = set(rates[rates.policy == "teacher"].column) or set(rates.column)
+    # the suites a teacher was evaluated on (``teacher``, and ``teacher_gl`` for LIBERO-Goal and -10)
+    have = set(rates[rates.policy.str.startswith("teacher")].column) or set(rates.column)
     cols = [c for c in COLUMNS if c in have]
     out = []
     for policy in policy_order(rates.policy.unique()):

@@ -328,3 +328,15 @@ def test_expert_page_is_written_from_the_expert_records(tmp_path) -> None:
     assert "libero_goal       all  3/5 = 60.0%" in text
     assert "- task 2: UnsupportedTask: no strategy" in text and "traceback" not in text
     assert write_expert(tmp_path / "empty") is None
+
+
+def test_main_table_has_the_columns_of_every_teacher(tmp_path) -> None:
+    """A second teacher (``teacher_gl``, LIBERO-Goal and -10) adds its suites' columns beside the teacher's."""
+    root = tmp_path / "results"
+    _records(root, "teacher", "libero_spatial", [True] * 4)
+    _records(root, "teacher_gl", "libero_goal", [True, False, True, True])
+    _records(root, "student_b0.5", "libero_goal", [True] * 4, keeps=["110010"])
+    main = report.write(root, checkpoints=tmp_path / "no_checkpoints")["main"].set_index("policy")
+    assert [c for c in ("Spatial", "Object", "Goal") if c in main.columns] == ["Spatial", "Goal"]
+    assert main.loc["Teacher VLA, LIBERO-Goal and LIBERO-10", "Goal"].startswith("75.0")
+    assert main.loc["Teacher VLA", "Goal"] == ""
