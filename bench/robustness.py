@@ -85,11 +85,11 @@ def drops(paired: pd.DataFrame) -> pd.DataFrame:
     for (policy, base, test, kind), g in paired.groupby(["policy", "base_suite", "test", "kind"], sort=True):
         n, c, p = len(g), int(g.clean.sum()), int(g.perturbed.sum())
         d, lo, hi = paired_diff_ci(g.clean.tolist(), g.perturbed.tolist())
-        told = [x for x in g.get("instructed", pd.Series(dtype=object)) if x is not None and not pd.isna(x)]
+        told = g.instructed.dropna()  # episodes whose scene could tell (``_flag``: True, False or None)
         rows.append(
             {"policy": policy, "base_suite": base, "test": test, "kind": kind, "episodes": n,
              "clean": c / n, "clean_ci": wilson(c, n), "perturbed": p / n, "perturbed_ci": wilson(p, n),
-             "drop": d, "drop_low": lo, "drop_high": hi, "instructed": int(sum(told)), "instructed_n": len(told)}
+             "drop": d, "drop_low": lo, "drop_high": hi, "instructed": int(told.sum()), "instructed_n": len(told)}
         )  # fmt: skip
     return pd.DataFrame(rows)
 

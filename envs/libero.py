@@ -97,8 +97,7 @@ class LiberoEnv(SimEnv):
         bowls: which one ``akita_black_bowl_1`` is depends on the task's own layout)."""
         goal = parsed_bddl(str(libero_pro.bddl_path(self.suite, task_id)))["goal_state"]
         env = self._control.env
-        ours = parsed_bddl(str(self._bddl))
-        groups = [*ours["objects"].values(), *ours["fixtures"].values()]
+        groups = [*env.parsed_problem["objects"].values(), *env.parsed_problem["fixtures"].values()]
         for term in goal:
             for name in term[1:]:
                 if name not in env.object_states_dict:
