@@ -6,12 +6,12 @@ Usage:
 
 Each episode starts from a layout drawn by the task's own sampler (seeded; never an official init
 state: those are for evaluation). The policy acts until a takeover step drawn uniformly from
-``[--min-takeover, --max-takeover]``, or earlier when the arm has stood still for ``--stall-steps`` steps
-(the copycat stall); then a resumed expert (``ScriptedExpert(resume=True)``, which reads from the state
-whether the object is already held) finishes the episode physics-only, with a whole episode's step
-limit of its own. The expert's part, from the
-takeover state on, is written in the layout of ``demos.record`` (states, scene fields and MJCF: images come
-from ``demos.render``), as ``demo_<100000 * round + k>`` so rounds and the base demos share task
+``[--min-takeover, --max-takeover]``, or earlier when the arm has stood still for ``--stall-steps`` steps,
+fingers included (the copycat stall; a hand waiting while its fingers close is not one); then a resumed
+expert (``ScriptedExpert(resume=True)``, which reads from the state whether the object is already
+held) finishes the episode physics-only, with a whole episode's step limit of its own. The expert's
+part, from the takeover state on, is written in the layout of ``demos.record`` (states, scene fields
+and MJCF: images come from ``demos.render``), as ``demo_<100000 * round + k>`` so rounds and the base demos share task
 files without clashing; attrs say ``takeover_step``, ``takeover`` (``random`` or ``stall``) and the
 policy. Episodes the policy finished before the takeover, or the expert could not finish, are listed
 in the task file's ``dagger_log`` attribute. Resumable: written demos and logged episodes are skipped.
@@ -37,6 +37,7 @@ import envs
 from bench.interrupt import RunInterrupted, exit_interrupted, graceful_stop
 from bench.workers import EnvCache, parallel_map
 from demos.files import DemoConfig, Job, sim_state, task_file, write_demo
+from envs.base import STATE_LAYOUT
 from policies.vla.data import ROUND_STRIDE
 
 _CACHE = EnvCache()  # per worker: (env, policy) of the task in hand
@@ -51,7 +52,8 @@ class DaggerConfig:
     round: int = 1
     min_takeover: int = 10
     max_takeover: int = 150
-    stall_steps: int = 15  # takeover once the end effector stayed within 1 cm this many steps
+    stall_steps: int = 15  # takeover once the end effector stayed within 1 cm this many steps ...
+    stall_finger_m: float = 0.002  # ... and the fingers within this: a hand closing on an object is not stalled
     seed: int = 0
     workers: int = 2
     out: str = "data/dagger"
@@ -74,6 +76,17 @@ class DaggerConfig:
     def seed_of(self, task_id: int, k: int) -> int:
         """Layout seed of an episode: its own range per round, apart from demos.record's (seed * 1e7 + ...)."""
         return 7_000_000_000 + self.seed * 10_000_000 + self.round * 1_000_000 + task_id * 10_000 + k
+
+
+def stalled(states: list[np.ndarray], cfg: DaggerConfig) -> bool:
+    """Whether the arm stood still for the last ``stall_steps`` proprio states: the end effector within 1 cm
+    and the fingers within ``stall_finger_m``. Without the finger test every grasp (the arm waits while the
+    fingers close) read as a stall, and stall takeovers piled up at the first grasp of each task."""
+    if len(states) < cfg.stall_steps:
+        return False
+    w = np.asarray(states[-cfg.stall_steps :])
+    eef, fingers = w[:, STATE_LAYOUT["eef_pos"]], w[:, STATE_LAYOUT["gripper_qpos"]]
+    return bool(np.ptp(eef, axis=0).max() < 0.01 and np.ptp(fingers, axis=0).max() < cfg.stall_finger_m)
 
 
 def _build(cfg: DaggerConfig, suite: str, task_id: int) -> tuple[Any, Any]:
@@ -104,13 +117,13 @@ def run_episode(job: tuple[DaggerConfig, str, int, int]) -> dict[str, Any]:
     xml, scene = u.scene_xml(), SceneTrack()
     policy.seed(seed)
     policy.reset()
-    t0, eef, reason = time.time(), [], "random"
+    t0, seen, reason = time.time(), [], "random"
     base = {"suite": suite, "task_id": task_id, "episode": k, "seed": seed}
     for t in range(u.max_episode_steps):
-        eef.append(obs["state"][:3].copy())
+        seen.append(obs["state"].copy())
         if t >= takeover_at:
             break
-        if t >= cfg.stall_steps and np.ptp(np.asarray(eef[-cfg.stall_steps :]), axis=0).max() < 0.01:
+        if stalled(seen, cfg):
             reason = "stall"
             break
         u.render_images = policy.needs_images_next()
@@ -241,6 +254,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--min-takeover", type=int, default=d.min_takeover)
     p.add_argument("--max-takeover", type=int, default=d.max_takeover)
     p.add_argument("--stall-steps", type=int, default=d.stall_steps)
+    p.add_argument("--stall-finger-m", type=float, default=d.stall_finger_m)
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--workers", type=int, default=d.workers)
     p.add_argument("--out", default=d.out)

@@ -109,3 +109,20 @@ def test_keep_going_reruns_a_paused_train_stage_and_train_writes_a_resume_point(
     monkeypatch.setattr(chain.subprocess, "call", lambda argv: calls.append(argv[2]) or chain.PAUSED)
     chain.run(chain.ChainConfig(name="j", stages=["train", "evaluate"], workers=1))  # without: exits paused
     assert calls == ["policies.train"]
+
+
+def test_a_grasp_is_not_a_stall_but_a_still_hand_is():
+    import numpy as np
+
+    from demos.dagger import DaggerConfig, stalled
+
+    cfg = DaggerConfig(stall_steps=15)
+    still = [np.zeros(18, dtype=np.float32) for _ in range(15)]
+    closing = [s.copy() for s in still]
+    for k, s in enumerate(closing):
+        s[9:11] = (0.04 - 0.002 * min(k, 10), -0.04 + 0.002 * min(k, 10))  # fingers closing for 10 steps
+    moving = [s.copy() for s in still]
+    for k, s in enumerate(moving):
+        s[0] = 0.002 * k
+    assert stalled(still, cfg)
+    assert not stalled(closing, cfg) and not stalled(moving, cfg) and not stalled(still[:14], cfg)
